@@ -1,0 +1,17 @@
+"""One dataset layer for every model: `load(name, split, root) -> ImageData`."""
+
+from genbench.datasets import celeba, folder, mnist, sprites  # noqa: F401  (registration)
+from genbench.datasets.base import (
+    DatasetCorrupt,
+    DatasetUnavailable,
+    ImageData,
+    available,
+    get_spec,
+    load,
+    locate,
+    resolve_root,
+)
+from genbench.datasets.batching import Batches, to_float, to_uint8
+
+__all__ = ["Batches", "DatasetCorrupt", "DatasetUnavailable", "ImageData", "available",
+           "get_spec", "load", "locate", "resolve_root", "to_float", "to_uint8"]

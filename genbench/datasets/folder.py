@@ -1,0 +1,117 @@
+"""A user's own directory of images, with optional class sub-folders."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from genbench.datasets.base import (
+    DatasetCorrupt,
+    DatasetSpec,
+    DatasetUnavailable,
+    ImageData,
+    Source,
+    register_dataset,
+)
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+TEST_FRACTION = 10  # one image in ten, chosen by a hash of its path, is held out
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+
+
+def _in_test_split(path: Path, folder: Path) -> bool:
+    digest = hashlib.md5(str(path.relative_to(folder)).encode()).digest()
+    return digest[0] % TEST_FRACTION == 0
+
+
+def _open_all(files: list[Path]) -> list[Image.Image]:
+    images, unreadable = [], []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                images.append(img.copy())
+        except (UnidentifiedImageError, OSError) as e:
+            unreadable.append(f"{path} ({type(e).__name__})")
+    if unreadable:
+        shown = "\n  ".join(unreadable[:10])
+        more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+        raise DatasetCorrupt(f"{len(unreadable)} image file(s) cannot be read:\n  {shown}{more}"
+                             "\nRemove or replace them.")
+    return images
+
+
+def _channels(images: list[Image.Image], channels: int | None, folder: Path) -> int:
+    if channels is not None:
+        if channels not in (1, 3):
+            raise ValueError(f"folder channels must be 1 or 3, got {channels}")
+        return channels
+    grey = {img.mode in ("L", "1", "I;16", "I") for img in images}
+    if len(grey) > 1:
+        raise DatasetCorrupt(f"{folder} mixes grey and colour images; pass channels=1 or "
+                             "channels=3 (--option channels=3) to convert them all.")
+    return 1 if grey.pop() else 3
+
+
+def _size(images: list[Image.Image], size: int | None, folder: Path) -> int:
+    if size is not None:
+        if size < 8:
+            raise ValueError(f"folder size must be at least 8 pixels, got {size}")
+        return size
+    sizes = {img.size for img in images}
+    if len(sizes) > 1:
+        raise DatasetCorrupt(f"{folder} holds images of {len(sizes)} different sizes "
+                             f"(e.g. {sorted(sizes)[:3]}); pass size=N to resize them all.")
+    w, h = sizes.pop()
+    if w != h:
+        raise DatasetCorrupt(f"{folder} holds {w}x{h} images; pass size=N to resize them square.")
+    return w
+
+
+def _decode(folder: Path, files: list[Path], split: str, size: int | None, channels: int | None):
+    def decode() -> ImageData:
+        chosen = [p for p in files if _in_test_split(p, folder) == (split == "test")]
+        if not chosen:
+            raise DatasetUnavailable(f"{folder} has too few images for a {split} split "
+                                     f"(one in {TEST_FRACTION} is held out for test).")
+        images = _open_all(chosen)
+        c, s = _channels(images, channels, folder), _size(images, size, folder)
+        mode = "L" if c == 1 else "RGB"
+        arrays = [np.asarray(img.convert(mode).resize((s, s), Image.BILINEAR)) for img in images]
+        tensor = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), s, s, c)
+        classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
+        labelled = classes != ["."]
+        labels = (torch.tensor([classes.index(p.parent.relative_to(folder).as_posix())
+                                for p in chosen]) if labelled else None)
+        return ImageData(tensor.permute(0, 3, 1, 2).contiguous(), labels, {
+            "channels": c, "size": [s, s], "num_classes": len(classes) if labelled else None,
+            "class_names": classes if labelled else None})
+    return decode
+
+
+def _locate(root: Path, split: str, download: bool, size: int | None,
+            channels: int | None) -> Source:
+    if not root.is_dir():
+        raise DatasetUnavailable(f"image folder {root} does not exist; pass the directory that "
+                                 "holds your images as --data-root.")
+    files = _image_files(root)
+    if not files:
+        raise DatasetUnavailable(f"{root} contains no images ({', '.join(sorted(EXTENSIONS))}); "
+                                 "pass the directory that holds your images as --data-root.")
+    return Source(str(root), files, _decode(root, files, split, size, channels))
+
+
+register_dataset(DatasetSpec(
+    name="folder",
+    description="your own images: --data-root DIR, optional class sub-folders",
+    locate=_locate,
+    options={"size": None, "channels": None},
+    root_is_data=True,
+))

@@ -1,0 +1,143 @@
+"""The interface every generative model implements, and the model registry."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+Update = Callable[[torch.Tensor, torch.optim.Optimizer], None]
+
+
+class GenerativeModel(nn.Module):
+    """A generative model as the Trainer and the metrics see it.
+
+    Capabilities are declared, never inferred: the runner asks `reconstructs`,
+    `conditional`, `likelihood` and `latent` instead of checking types.
+    """
+
+    name: ClassVar[str] = ""
+    reconstructs: ClassVar[bool] = False
+    conditional: ClassVar[bool] = False
+    likelihood: ClassVar[bool] = False
+    latent: ClassVar[bool] = False
+    ema_decay: float = 0.0  # > 0: the Trainer keeps an EMA copy used for sampling
+    compile_targets: ClassVar[tuple[str, ...]] = ("training_step",)
+
+    def __init__(self, config: Any, image_shape: tuple[int, int, int],
+                 num_classes: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        if self.conditional and not num_classes:
+            raise ValueError(f"model {self.name!r} is conditional and needs labelled data; "
+                             "this dataset has no class labels")
+
+    @classmethod
+    def capabilities(cls) -> dict[str, bool]:
+        return {k: getattr(cls, k) for k in ("reconstructs", "conditional", "likelihood",
+                                              "latent")}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- training -------------------------------------------------------------------------
+    def training_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Named losses for one batch; the Trainer minimises `loss`."""
+        raise NotImplementedError
+
+    def optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+        return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)]
+
+    def optimization_step(self, x: torch.Tensor, y: torch.Tensor | None,
+                          optimizers: list[torch.optim.Optimizer],
+                          update: Update) -> dict[str, torch.Tensor]:
+        """One step of training. Models with several optimizers (GAN) override this."""
+        losses = self.training_step(x, y)
+        update(losses["loss"], optimizers[0])
+        return losses
+
+    def on_train_end(self, batches: Any) -> None:
+        """Called once after the last step (the AE fits its sampling density here)."""
+
+    # -- inference ------------------------------------------------------------------------
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images in [0, 1], shaped like the training images."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_likelihood(self, x: torch.Tensor, k: int,
+                       y: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x) per image in nats, bounded below with k importance samples."""
+        raise NotImplementedError
+
+    def random_labels(self, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return torch.randint(self.num_classes, (n,), device=self.device)
+
+
+_REGISTRY: dict[str, tuple[type[GenerativeModel], type, dict[str, Any]]] = {}
+
+
+def register_model(name: str, config: type, **defaults: Any):
+    """Register a model class under `name`, with config dataclass and default overrides."""
+    def wrap(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        _REGISTRY[name] = (cls, config, defaults)
+        return cls
+    return wrap
+
+
+def available() -> list[str]:
+    return list(_REGISTRY)
+
+
+def model_class(name: str) -> type[GenerativeModel]:
+    return _entry(name)[0]
+
+
+def _entry(name: str):
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(available())}")
+    return _REGISTRY[name]
+
+
+def make_config(name: str, **overrides: Any) -> Any:
+    """The model's config dataclass with registry defaults and user overrides, validated."""
+    _, config_cls, defaults = _entry(name)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(f"model {name!r} has no setting {sorted(unknown)}; "
+                         f"settings: {', '.join(sorted(fields))}")
+    values = {**defaults, **overrides}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return config_cls(**values)
+
+
+def create(name: str, image_shape: tuple[int, int, int], num_classes: int | None = None,
+           **config: Any) -> GenerativeModel:
+    """Build a registered model for images of `image_shape` (C, H, W)."""
+    cls = model_class(name)
+    model = cls(make_config(name, **config), image_shape, num_classes)
+    model.name = name
+    return model
+
+
+def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "0 or more" if allow_zero else "greater than 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")

@@ -1,0 +1,175 @@
+"""VQ-VAE (van den Oord et al., 2017) with a learned autoregressive prior.
+
+    z_e = E(x)                            continuous code map
+    k   = argmin_j ||z_e - e_j||          nearest codebook entry per position
+    z_q = e_k  (straight-through)         quantised map
+    x^  = D(z_q)
+    loss = -log p(x|z_q) + commitment * ||z_e - sg(z_q)||^2
+    codebook: exponential moving averages of assigned z_e (Razavi et al., 2019);
+              entries left unused are restarted on random encoder outputs.
+    prior: a causal transformer over the code grid, trained on the (detached)
+           codes in the same loop, so the model samples: k ~ p(k), x = D(e_k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.nets import ConvDecoder, ConvEncoder
+from genbench.models.vae import decoder_log_prob, decoder_mean
+
+
+@dataclass
+class VQVAEConfig:
+    width: int = 32
+    stages: int = 2  # 28 px -> a 7x7 code grid, 64 px -> 16x16
+    embedding_dim: int = 16
+    codebook_size: int = 64
+    commitment: float = 0.25
+    codebook_decay: float = 0.99
+    restart_below: float = 0.01  # restart a code whose EMA usage falls under this count
+    prior_dim: int = 64
+    prior_layers: int = 2
+    prior_heads: int = 4
+    likelihood: str = "bernoulli"
+    sigma: float = 0.1
+
+    def __post_init__(self) -> None:
+        positive("codebook_size", self.codebook_size)
+        positive("embedding_dim", self.embedding_dim)
+        positive("commitment", self.commitment, allow_zero=True)
+
+
+class EMAQuantizer(nn.Module):
+    def __init__(self, codebook_size: int, dim: int, decay: float, restart_below: float) -> None:
+        super().__init__()
+        self.decay, self.restart_below = decay, restart_below
+        embed = torch.randn(codebook_size, dim)
+        self.register_buffer("embed", embed)
+        self.register_buffer("usage", torch.ones(codebook_size))
+        self.register_buffer("embed_sum", embed.clone())
+
+    def nearest(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(flat.float(), self.embed).argmin(1)
+
+    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_e [B, D, h, w] -> (z_q with straight-through gradient, indices [B, h, w])."""
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
+        index = self.nearest(flat.detach())
+        if self.training:
+            self._update(flat.detach().float(), index)
+        z_q = self.embed[index].view(b, h, w, d).permute(0, 3, 1, 2)
+        return z_e + (z_q - z_e).detach(), index.view(b, h, w)
+
+    @torch.no_grad()
+    def _update(self, flat: torch.Tensor, index: torch.Tensor) -> None:
+        onehot = F.one_hot(index, len(self.embed)).float()
+        self.usage.lerp_(onehot.sum(0), 1 - self.decay)
+        self.embed_sum.lerp_(onehot.T @ flat, 1 - self.decay)
+        n = self.usage.sum()
+        smoothed = (self.usage + 1e-5) / (n + len(self.embed) * 1e-5) * n  # Laplace smoothing
+        self.embed.copy_(self.embed_sum / smoothed[:, None])
+        dead = self.usage < self.restart_below
+        if dead.any():
+            picks = torch.randint(len(flat), (int(dead.sum()),), device=flat.device)
+            self.embed[dead] = flat[picks]
+            self.embed_sum[dead] = flat[picks]
+            self.usage[dead] = 1.0
+
+    def lookup(self, index: torch.Tensor) -> torch.Tensor:
+        return self.embed[index].permute(0, 3, 1, 2)
+
+
+class CodePrior(nn.Module):
+    """p(k) = prod_i p(k_i | k_<i) over the raster-ordered code grid."""
+
+    def __init__(self, codebook_size: int, positions: int, dim: int, layers: int,
+                 heads: int) -> None:
+        super().__init__()
+        self.bos = codebook_size  # an extra token that starts every sequence
+        self.token = nn.Embedding(codebook_size + 1, dim)
+        self.position = nn.Parameter(torch.zeros(1, positions, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True,
+                                           norm_first=True)
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, codebook_size)
+        mask = torch.triu(torch.full((positions, positions), float("-inf")), diagonal=1)
+        self.register_buffer("causal_mask", mask, persistent=False)
+
+    def logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, L] -> logits [B, L, K] for each position given the ones before it."""
+        inputs = torch.cat([torch.full_like(codes[:, :1], self.bos), codes[:, :-1]], dim=1)
+        n = inputs.shape[1]
+        h = self.token(inputs) + self.position[:, :n]
+        return self.head(self.transformer(h, mask=self.causal_mask[:n, :n], is_causal=True))
+
+    def loss(self, codes: torch.Tensor) -> torch.Tensor:
+        logits = self.logits(codes)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
+
+    @torch.no_grad()
+    def sample(self, n: int, positions: int, device: torch.device) -> torch.Tensor:
+        codes = torch.zeros(n, 0, dtype=torch.long, device=device)
+        for _ in range(positions):
+            next_slot = torch.zeros(n, 1, dtype=torch.long, device=device)  # its value is unseen
+            probs = self.logits(torch.cat([codes, next_slot], dim=1))[:, -1].float().softmax(-1)
+            codes = torch.cat([codes, torch.multinomial(probs, 1)], dim=1)
+        return codes
+
+
+@register_model("vqvae", VQVAEConfig)
+class VQVAE(GenerativeModel):
+    reconstructs = latent = True
+
+    def __init__(self, config: VQVAEConfig, image_shape, num_classes=None) -> None:
+        super().__init__(config, image_shape, num_classes)
+        c, size, _ = self.image_shape
+        self.encoder = ConvEncoder(c, size, config.width, stages=config.stages)
+        self.pre_quant = nn.Conv2d(self.encoder.out_channels, config.embedding_dim, 1)
+        self.quantizer = EMAQuantizer(config.codebook_size, config.embedding_dim,
+                                      config.codebook_decay, config.restart_below)
+        self.decoder = ConvDecoder(c, size, config.width, stages=config.stages)
+        self.post_quant = nn.Conv2d(config.embedding_dim, self.decoder.in_channels, 1)
+        self.grid = self.encoder.out_size
+        self.prior = CodePrior(config.codebook_size, self.grid**2, config.prior_dim,
+                               config.prior_layers, config.prior_heads)
+
+    def training_step(self, x, y):
+        z_e = self.pre_quant(self.encoder(x))
+        z_q, codes = self.quantizer(z_e)
+        recon = -decoder_log_prob(self.decoder(self.post_quant(z_q)), x, self.config.likelihood,
+                                  self.config.sigma).mean()
+        commit = self.config.commitment * F.mse_loss(z_e, z_q.detach(), reduction="none")
+        commit = commit.flatten(1).sum(1).mean()
+        prior = self.prior.loss(codes.flatten(1))
+        return {"loss": recon + commit + prior, "recon": recon.detach(),
+                "commit": commit.detach(), "prior_nll": prior.detach()}
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        return self.quantizer(self.pre_quant(self.encoder(x)))[1]
+
+    @torch.no_grad()
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        logits = self.decoder(self.post_quant(self.quantizer.lookup(codes)))
+        return decoder_mean(logits, self.config.likelihood)
+
+    @torch.no_grad()
+    def encode(self, x, y=None):
+        """Quantised code map, flattened: the latent used for t-SNE plots."""
+        return self.quantizer.lookup(self.codes(x)).flatten(1)
+
+    @torch.no_grad()
+    def reconstruct(self, x, y=None):
+        return self.decode_codes(self.codes(x))
+
+    @torch.no_grad()
+    def sample(self, n, labels=None):
+        codes = self.prior.sample(n, self.grid**2, self.device)
+        return self.decode_codes(codes.view(n, self.grid, self.grid))

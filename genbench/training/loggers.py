@@ -1,0 +1,62 @@
+"""Where training curves go: a CSV file always, wandb when asked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from genbench.io import atomic_write_text
+
+
+class CSVLogger:
+    """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped."""
+
+    def __init__(self, path: Path, resume_step: int = 0) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if resume_step and path.exists():
+            with path.open() as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        self._flush()
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def _flush(self) -> None:
+        if not self.rows:
+            atomic_write_text(self.path, "")
+            return
+        fields = list(dict.fromkeys(k for r in self.rows for k in r))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, out.getvalue())
+
+    def flush(self) -> None:
+        self._flush()
+
+
+class WandbLogger:
+    """Optional Weights & Biases logging; offline unless WANDB_MODE says otherwise."""
+
+    def __init__(self, name: str, config: dict[str, Any], directory: Path,
+                 project: str = "genbench") -> None:
+        import wandb
+
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_SILENT", "true")
+        self.run = wandb.init(project=project, name=name, config=config, dir=str(directory),
+                              reinit="finish_previous")
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.run.log(row, step=int(row["step"]))
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        self.run.finish()
