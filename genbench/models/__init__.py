@@ -6,10 +6,11 @@ from genbench.models.base import (
     GenerativeModel,
     available,
     create,
+    decodes,
     make_config,
     model_class,
     register_model,
 )
 
-__all__ = ["GenerativeModel", "available", "create", "make_config", "model_class",
+__all__ = ["GenerativeModel", "available", "create", "decodes", "make_config", "model_class",
            "register_model"]

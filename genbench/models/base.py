@@ -141,3 +141,8 @@ def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         bound = "0 or more" if allow_zero else "greater than 0"
         raise ValueError(f"{name} must be {bound}, got {value}")
+
+
+def decodes(model: GenerativeModel) -> bool:
+    """Whether the model maps continuous latent vectors back to images (grids, traversals)."""
+    return model.latent and type(model).decode is not GenerativeModel.decode

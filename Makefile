@@ -1,0 +1,43 @@
+# genbench: `make setup`, then `make benchmark` (the quick suite on MNIST) or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch/torchvision as wheels for this platform; override for another CUDA/CPU build.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+SUITE ?= quick
+DATASET ?= mnist
+OUT ?= reports/$(SUITE)-$(DATASET)
+ARGS ?=
+
+.PHONY: setup test test-fast lint benchmark report perf clean
+
+setup: $(BIN)/genbench
+
+$(BIN)/genbench: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check genbench tests perf
+
+benchmark: setup
+	$(BIN)/genbench benchmark --suite $(SUITE) --datasets $(DATASET) --out $(OUT) $(ARGS)
+
+report: setup
+	$(BIN)/genbench report $(OUT)
+
+perf: setup
+	$(BIN)/pip install --quiet -e '.[perf]'
+	$(BIN)/python -m perf.run --out reports/perf $(ARGS)
+
+clean:
+	rm -rf reports runs .pytest_cache

@@ -1,0 +1,8 @@
+"""Suites of runs: train, measure and store every model on the same data, resumably."""
+
+from genbench.benchmarks.evaluate import RunIncomplete, evaluate_run
+from genbench.benchmarks.runner import SuiteResult, run_suite, train_run
+from genbench.benchmarks.store import StoreError
+
+__all__ = ["RunIncomplete", "StoreError", "SuiteResult", "evaluate_run", "run_suite",
+           "train_run"]

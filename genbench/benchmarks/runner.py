@@ -1,0 +1,212 @@
+"""The benchmark runner: every job of a suite trained, measured and stored, resumably.
+
+Order of work: validate everything (configuration, data availability, FID
+weights) before any training; then for each job that is not complete, train
+(resuming a checkpoint) and evaluate. A failed job records its error and the
+suite goes on. Shared per-dataset work (the FID classifier, the real
+features) is done once, in this process, before jobs fan out to workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+from tqdm.auto import tqdm
+
+from genbench.benchmarks import store
+from genbench.benchmarks.evaluate import (
+    build_model,
+    data_cache,
+    evaluate_run,
+    feature_space,
+    load_run_data,
+    reference_images,
+)
+from genbench.config import RunConfig, Suite
+from genbench.datasets import to_float, to_uint8
+from genbench.io import atomic_write_bytes, atomic_write_json, read_json
+from genbench.metrics import fidelity_metrics, peak_memory_mb
+from genbench.training import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def save_grid(path: Path, images: torch.Tensor, nrow: int = 8) -> None:
+    """A PNG grid of images (uint8 or float in [0, 1]), written atomically."""
+    images = to_float(images) if images.dtype == torch.uint8 else images.float()
+    grid = make_grid(images.cpu(), nrow=nrow, padding=2, pad_value=1.0)
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(grid).permute(1, 2, 0).squeeze(-1).numpy()).save(buffer, "PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) one run into `directory`; writes train.json and preview grids."""
+    train_file = directory / store.TRAIN
+    if train_file.exists():
+        return read_json(train_file)
+    train, test = load_run_data(run.data)
+    model = build_model(run, train)
+    trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id)
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(trainer.device)
+    result = trainer.fit(model, train, resume=True)
+    sampler = trainer.sampling_model()
+    with torch.no_grad():
+        torch.manual_seed(run.seed)
+        save_grid(directory / "samples.png", sampler.sample(64, sampler.random_labels(64)))
+        if sampler.reconstructs:
+            x = test.images[:32].to(trainer.device)
+            y = None if test.labels is None else test.labels[:32].to(trainer.device)
+            pairs = torch.stack([to_float(x), sampler.reconstruct(to_float(x), y).float()], 1)
+            save_grid(directory / "reconstructions.png", pairs.flatten(0, 1), nrow=16)
+    summary = {"train_steps": result.steps, "train_epochs": result.epochs,
+               "train_seconds": result.seconds,
+               "train_images_per_second": result.images_per_second,
+               "final_losses": result.final_losses, "device": str(trainer.device),
+               "peak_memory_mb": peak_memory_mb(trainer.device)}
+    atomic_write_json(train_file, summary)
+    return summary
+
+
+def execute(config: dict[str, Any], directory: str, progress: bool = False,
+            threads: int | None = None) -> str:
+    """Train and evaluate one job; a failure is recorded in failed.json, not raised."""
+    if threads:
+        torch.set_num_threads(threads)
+    directory_ = Path(directory)
+    run = RunConfig.from_dict(config)
+    stage = "training"
+    try:
+        train_run(run, directory_, progress)
+        stage = "evaluation"
+        evaluate_run(directory_, device=run.train.device)
+        return "done"
+    except Exception as error:  # noqa: BLE001  (any failure is recorded; the suite goes on)
+        log.error("%s failed during %s: %s", run.run_id, stage, error)
+        atomic_write_json(directory_ / store.FAILED, {
+            "run": run.run_id, "stage": stage, "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc()})
+        return "failed"
+
+
+@dataclass
+class SuiteResult:
+    out: Path
+    runs: list[str]
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def prepare_shared(runs: list[RunConfig]) -> dict[str, dict[str, Any]]:
+    """Per-dataset work shared by jobs: load (and cache) the data, the FID classifier and
+    the real features, so that missing data fails now, and workers never race on caches.
+
+    Returns, per dataset, the metrics of real training images against the reference:
+    the floor that any model's FID should be read against.
+    """
+    seen, floors = set(), {}
+    for run in runs:
+        key = (run.data.name, run.data.root, tuple(sorted(run.data.options.items())),
+               run.data.max_train, run.eval.extractor, run.eval.fid_samples,
+               run.eval.classifier_epochs, run.eval.fid_weights)
+        if key in seen:
+            continue
+        seen.add(key)
+        train, test = load_run_data(run.data)
+        space = feature_space(run, train, test)
+        reference, cache_name = reference_images(run, test)
+        # The real data's own FID against the reference: the floor any model could reach.
+        floor = fidelity_metrics(train.images[:len(reference)], reference, space, cache_name,
+                                 data_cache(run.data), run.eval.batch_size)
+        floors[run.data.name] = {**floor, "fid_extractor": space.extractor,
+                                 "fid_samples": len(reference),
+                                 "classifier_accuracy": space.classifier_accuracy}
+    return floors
+
+
+def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
+              retry_failed: bool = False, report: bool = True, progress: bool = True,
+              **overrides: Any) -> SuiteResult:
+    """Run (or resume) every job of `suite` into `out`.
+
+    overrides: data_root, download, fid_weights, extractor, device, wandb,
+    applied to every job.
+    """
+    out = Path(out)
+    runs = [apply_overrides(r, **overrides) for r in suite.runs()]
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    floors = prepare_shared(runs)  # missing data or weights fail here, before any writing
+    with store.locked(out):
+        ids = store.record_suite(out, suite.name, {r.run_id: r.to_dict() for r in runs}, force)
+        atomic_write_json(out / store.REFERENCE, floors)
+        result = SuiteResult(out, ids)
+        todo = []
+        for run in runs:
+            directory = store.run_dir(out, run.run_id)
+            state = store.prepare_run_dir(directory, run.to_dict(), force)
+            if state == "done" or (state == "failed" and not retry_failed):
+                result.skipped.append(run.run_id)
+                continue
+            (directory / store.FAILED).unlink(missing_ok=True)
+            todo.append(run)
+        _execute_all(todo, out, jobs, progress, result)
+    if report:
+        from genbench.reports import write_report
+
+        write_report(out)
+    return result
+
+
+def _execute_all(todo: list[RunConfig], out: Path, jobs: int, progress: bool,
+                 result: SuiteResult) -> None:
+    bar = tqdm(total=len(todo), desc="benchmark", unit="run", disable=not progress)
+    if jobs == 1 or len(todo) <= 1:
+        for run in todo:
+            bar.set_postfix_str(run.run_id)
+            status = execute(run.to_dict(), str(store.run_dir(out, run.run_id)), progress)
+            (result.done if status == "done" else result.failed).append(run.run_id)
+            bar.update(1)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(execute, run.to_dict(), str(store.run_dir(out, run.run_id)),
+                                   False, threads): run.run_id for run in todo}
+            for future in as_completed(futures):
+                (result.done if future.result() == "done" else result.failed).append(
+                    futures[future])
+                bar.update(1)
+    bar.close()
+
+
+def apply_overrides(run: RunConfig, data_root: str | None = None, download: bool | None = None,
+                    fid_weights: str | None = None, extractor: str | None = None,
+                    device: str | None = None, wandb: bool | None = None) -> RunConfig:
+    run = RunConfig.from_dict(run.to_dict())  # a copy
+    if data_root is not None:
+        run.data.root = str(data_root)
+    if download is not None:
+        run.data.download = download
+    if fid_weights is not None:
+        run.eval.fid_weights = str(fid_weights)
+    if extractor is not None:
+        run.eval = dataclasses.replace(run.eval, extractor=extractor)
+    if device is not None:
+        run.train.device = device
+    if wandb is not None:
+        run.train.wandb = wandb
+    return run

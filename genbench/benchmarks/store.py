@@ -1,0 +1,161 @@
+"""The results store: one directory per run, and the rules that make resuming safe.
+
+    OUT/suite.json              the suite, and the configuration of every run in it
+    OUT/.lock                   held (flock) while a suite writes here
+    OUT/runs/RUN_ID/config.json resolved configuration
+                    checkpoint.pt, curves.csv, train.json   from training
+                    metrics.json, visuals.pt                from evaluation
+                    failed.json                             the error, when it failed
+
+A run is complete only when metrics.json exists; every file is written to a
+temporary name and renamed, so a kill at any moment leaves either the old file
+or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from genbench.io import CorruptFileError, atomic_write_json, read_json
+
+CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
+                                           "train.json", "visuals.pt")
+SUITE = "suite.json"
+REFERENCE = "reference.json"  # real data against itself, per dataset
+
+
+class StoreError(RuntimeError):
+    """The output directory cannot be used as asked (locked, or holds other results)."""
+
+
+# Settings that change where or how a run is executed, but not its results.
+_NOT_IDENTITY = {("data", "root"), ("data", "download"), ("train", "progress"),
+                 ("train", "wandb"), ("train", "device"), ("eval", "fid_weights")}
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run configuration that determines its results."""
+    return {section: ({k: v for k, v in values.items() if (section, k) not in _NOT_IDENTITY}
+                      if isinstance(values, dict) else values)
+            for section, values in config.items()}
+
+
+def run_dir(out: Path, run_id: str) -> Path:
+    return out / "runs" / run_id
+
+
+def status(directory: Path) -> str:
+    """'done', 'failed', 'partial' (started, not finished) or 'new'."""
+    if (directory / METRICS).exists():
+        return "done"
+    if (directory / FAILED).exists():
+        return "failed"
+    return "partial" if directory.exists() else "new"
+
+
+def read_metrics(directory: Path) -> dict[str, Any] | None:
+    """The run's metrics, or None when the file is missing or damaged."""
+    try:
+        metrics = read_json(directory / METRICS)
+    except (FileNotFoundError, CorruptFileError):
+        return None
+    return metrics if isinstance(metrics, dict) and "run" in metrics else None
+
+
+def prepare_run_dir(directory: Path, config: dict[str, Any], force: bool) -> str:
+    """Make `directory` hold this run; returns its status after checking it is the same run.
+
+    A directory holding a different configuration is never overwritten without
+    `force`; damaged results are discarded so that the run is redone.
+    """
+    if directory.exists():
+        try:
+            existing = read_json(directory / CONFIG)
+        except FileNotFoundError:
+            existing = None
+        except CorruptFileError:
+            existing = {}
+        if existing is not None and identity(existing) != identity(config):
+            if not force:
+                raise StoreError(
+                    f"{directory} holds a run with a different configuration; rerun with "
+                    "--force to replace it, or choose another --out")
+            shutil.rmtree(directory)
+        elif (directory / METRICS).exists() and read_metrics(directory) is None:
+            (directory / METRICS).unlink()  # edited by hand or damaged: measure again
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(directory / CONFIG, config)
+    return status(directory)
+
+
+def record_suite(out: Path, suite_name: str, runs: dict[str, dict], force: bool) -> list[str]:
+    """Write suite.json, refusing an output directory that holds another suite's results.
+
+    Returns the run ids recorded there (earlier selections of the same suite included).
+    """
+    path = out / SUITE
+    previous: dict[str, Any] = {}
+    if path.exists():
+        try:
+            previous = read_json(path)
+        except CorruptFileError:
+            if not force:
+                raise StoreError(f"{path} is damaged; rerun with --force to rebuild it") from None
+        if previous and previous.get("suite") != suite_name:
+            if not force:
+                raise StoreError(
+                    f"{out} holds results of suite {previous.get('suite')!r}, not "
+                    f"{suite_name!r}; rerun with --force to replace them, or choose another "
+                    "--out")
+            shutil.rmtree(out / "runs", ignore_errors=True)
+            previous = {}
+    earlier = [k for k in previous.get("order", []) if k not in runs]
+    record = {"suite": suite_name, "order": earlier + list(runs),
+              "runs": {**previous.get("runs", {}), **runs}}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, record)  # (json keys get sorted; "order" keeps the suite's order)
+    return record["order"]
+
+
+def suite_runs(out: Path) -> list[str]:
+    """Run ids of the suite in `out`, or every run directory when there is no suite.json."""
+    path = out / SUITE
+    if path.exists():
+        return list(read_json(path).get("order", []))
+    return sorted(p.name for p in (out / "runs").glob("*") if p.is_dir())
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold OUT/.lock: a second suite on the same directory refuses instead of interleaving.
+
+    flock is released by the kernel when the process dies, even by SIGKILL, so a
+    stale lock never blocks a rerun.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ".lock"
+    handle = open(path, "a+")  # noqa: SIM115  (held for the whole block)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreError(f"{out} is in use by another genbench benchmark (pid {holder}); wait "
+                         "for it to finish or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

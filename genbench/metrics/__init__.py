@@ -1,0 +1,35 @@
+"""Every number in a genbench report: functions on tensors of images.
+
+reconstruction: MSE, BCE, PSNR, SSIM. fidelity: FID, KID, precision/recall
+(torch-fidelity) in a named feature space. likelihood: importance-weighted
+bound. classifier: the dataset classifier and conditional accuracy. timing:
+parameters, sampling rate, peak memory.
+"""
+
+from genbench.metrics.classifier import (
+    ClassifierSettings,
+    conditional_accuracy,
+    load_classifier,
+    load_or_train,
+)
+from genbench.metrics.fidelity import (
+    EXTRACTORS,
+    FeatureSpace,
+    FidelityError,
+    extract_features,
+    fidelity_metrics,
+    inception_space,
+)
+from genbench.metrics.likelihood import bits_per_dim, likelihood_metrics, negative_log_likelihood
+from genbench.metrics.reconstruction import (
+    reconstruct_all,
+    reconstruction_errors,
+    reconstruction_metrics,
+)
+from genbench.metrics.timing import generate, parameter_count, peak_memory_mb
+
+__all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
+           "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
+           "generate", "inception_space", "likelihood_metrics", "load_classifier",
+           "load_or_train", "negative_log_likelihood", "parameter_count", "peak_memory_mb",
+           "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
