@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -36,9 +35,9 @@ from genbench.benchmarks.evaluate import (
 )
 from genbench.config import RunConfig, Suite
 from genbench.datasets import to_float, to_uint8
-from genbench.io import atomic_write_bytes, atomic_write_json, read_json
+from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
 from genbench.metrics import fidelity_metrics, peak_memory_mb
-from genbench.training import Trainer
+from genbench.training import CHECKPOINT, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,13 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
     trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
-    result = trainer.fit(model, train, resume=True)
+    try:
+        result = trainer.fit(model, train, resume=True)
+    except CorruptFileError as error:  # a damaged checkpoint cannot be trusted: start over
+        log.warning("%s; training %s again from the start", error, run.run_id)
+        (directory / CHECKPOINT).unlink(missing_ok=True)
+        model = build_model(run, train)
+        result = trainer.fit(model, train, resume=False)
     sampler = trainer.sampling_model()
     with torch.no_grad():
         torch.manual_seed(run.seed)
@@ -182,7 +187,9 @@ def _execute_all(todo: list[RunConfig], out: Path, jobs: int, progress: bool,
             (result.done if status == "done" else result.failed).append(run.run_id)
             bar.update(1)
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        # Every worker keeps torch's default thread count, as a sequential run does: CPU
+        # kernels reduce in a thread-count-dependent order, and results must not depend on N.
+        threads = torch.get_num_threads()
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(execute, run.to_dict(), str(store.run_dir(out, run.run_id)),
                                    False, threads): run.run_id for run in todo}

@@ -80,6 +80,9 @@ def prepare_run_dir(directory: Path, config: dict[str, Any], force: bool) -> str
         except FileNotFoundError:
             existing = None
         except CorruptFileError:
+            if not force:
+                raise StoreError(f"{directory / CONFIG} is damaged (edited by hand?); rerun "
+                                 "with --force to redo this run") from None
             existing = {}
         if existing is not None and identity(existing) != identity(config):
             if not force:

@@ -1,7 +1,6 @@
 """Model registry: `create(name, image_shape, num_classes, **config)`."""
 
-# Import order is registry order, which is the order of report rows and legends.
-from genbench.models import ae, vae, vqvae, gan, diffusion  # noqa: F401, I001
+from genbench.models import ae, diffusion, gan, vae, vqvae  # noqa: F401  (registration)
 from genbench.models.base import (
     GenerativeModel,
     available,
@@ -10,7 +9,11 @@ from genbench.models.base import (
     make_config,
     model_class,
     register_model,
+    set_order,
 )
+
+# The order of report rows, legends and colours: simplest families first.
+set_order(["ae", "vae", "vae-conv", "beta-vae", "cvae", "vqvae", "gan", "diffusion"])
 
 __all__ = ["GenerativeModel", "available", "create", "decodes", "make_config", "model_class",
            "register_model"]

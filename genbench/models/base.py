@@ -105,6 +105,14 @@ def available() -> list[str]:
     return list(_REGISTRY)
 
 
+def set_order(names: list[str]) -> None:
+    """Put the registry in a fixed order (listed names first, others after)."""
+    entries = dict(_REGISTRY)
+    _REGISTRY.clear()
+    for name in [n for n in names if n in entries] + [n for n in entries if n not in names]:
+        _REGISTRY[name] = entries[name]
+
+
 def model_class(name: str) -> type[GenerativeModel]:
     return _entry(name)[0]
 

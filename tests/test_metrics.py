@@ -1,0 +1,232 @@
+"""Metrics against independent computations: FID by numpy/scipy, exact likelihoods,
+reconstruction formulas; the Inception path offline; the classifier cache."""
+
+from __future__ import annotations
+
+import math
+import urllib.error
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from genbench import metrics, models
+from genbench.datasets import to_float, to_uint8
+from genbench.io import CorruptFileError
+from genbench.metrics import classifier as classifier_module
+from genbench.metrics.fidelity import FeatureSpace, FidelityError
+
+FAST = metrics.ClassifierSettings(epochs=3, batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def space(sprites, tmp_path_factory) -> FeatureSpace:
+    train, test = sprites
+    path, accuracy = metrics.load_or_train(tmp_path_factory.mktemp("clf"), train, test, FAST)
+    return FeatureSpace("classifier", path, accuracy)
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """FID from its definition, independently of torch-fidelity."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def noisy(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = to_float(images)
+    return to_uint8(x + sigma * torch.randn(x.shape, generator=g))
+
+
+def test_fid_matches_independent_computation(sprites, space):
+    _, test = sprites
+    real, fake = test.images[:600], noisy(test.images[600:1152], 0.1)
+    ours = metrics.fidelity_metrics(fake, real, space)["fid"]
+    a = metrics.extract_features(fake, space).double().numpy()
+    b = metrics.extract_features(real, space).double().numpy()
+    assert ours == pytest.approx(frechet(a, b), abs=1e-3)
+
+
+def test_fid_of_a_set_against_itself_is_zero(sprites, space):
+    _, test = sprites
+    result = metrics.fidelity_metrics(test.images[:500], test.images[:500], space)
+    assert abs(result["fid"]) < 1e-3
+    assert result["precision"] == pytest.approx(1.0) and result["recall"] == pytest.approx(1.0)
+
+
+def test_fid_grows_with_noise(sprites, space, tmp_path):
+    _, test = sprites
+    real = test.images[:500]
+    fids = [metrics.fidelity_metrics(noisy(test.images[500:1000], s), real, space,
+                                     real_cache_name="sprites-test", cache_root=tmp_path)["fid"]
+            for s in (0.0, 0.1, 0.3)]
+    assert fids[0] < fids[1] < fids[2], fids
+    assert list(tmp_path.glob("genbench-sprites-test-*")), "real features were not cached"
+
+
+def test_damaged_real_feature_cache_is_recomputed(sprites, space, tmp_path):
+    _, test = sprites
+    args = (test.images[500:700], test.images[:200], space, "sprites-cut", tmp_path)
+    first = metrics.fidelity_metrics(*args)
+    for path in tmp_path.glob("genbench-sprites-cut-*"):
+        path.write_bytes(path.read_bytes()[:20])
+    assert metrics.fidelity_metrics(*args)["fid"] == pytest.approx(first["fid"])
+
+
+@pytest.fixture(scope="session")
+def random_inception_weights(tmp_path_factory) -> str:
+    """Inception-v3 with random weights in torch-fidelity's own format, saved to a file."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: {})
+    patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict",
+                  lambda self, state, strict=True: None)
+    net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    patch.undo()
+    path = tmp_path_factory.mktemp("inception") / "weights.pth"
+    torch.save(net.state_dict(), path)
+    return str(path)
+
+
+def test_inception_path_offline_with_local_weights(sprites, random_inception_weights,
+                                                   monkeypatch):
+    _, test = sprites
+    monkeypatch.setenv("GENBENCH_FID_WEIGHTS", random_inception_weights)
+    space = metrics.inception_space()  # from the environment, as --fid-weights would give
+    assert space.extractor == "inception"
+    result = metrics.fidelity_metrics(noisy(test.images[:16], 0.2), test.images[16:32], space)
+    assert math.isfinite(result["fid"]) and result["fid"] > 0
+    features = metrics.extract_features(test.images[:4], space)
+    assert features.shape == (4, 2048)
+
+
+def test_inception_errors_are_clear(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENBENCH_FID_WEIGHTS", raising=False)
+    with pytest.raises(FidelityError, match="does not exist"):
+        metrics.inception_space(tmp_path / "missing.pth")
+    (tmp_path / "cut.pth").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CorruptFileError, match="cut.pth"):
+        metrics.inception_space(tmp_path / "cut.pth")
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(inception, "load_state_dict_from_url", offline)
+    images = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    with pytest.raises(FidelityError, match="--fid-weights"):
+        metrics.fidelity_metrics(images, images, metrics.inception_space())
+
+
+def test_classifier_cache_is_reused(sprites, tmp_path, monkeypatch):
+    train, test = sprites
+    path, accuracy = metrics.load_or_train(tmp_path, train, test, FAST)
+    assert accuracy > 0.5  # three shapes: well above chance after a short training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached classifier was retrained")
+
+    monkeypatch.setattr(classifier_module, "train_classifier", no_training)
+    assert metrics.load_or_train(tmp_path, train, test, FAST) == (path, accuracy)
+
+
+def test_conditional_accuracy_on_real_images_is_the_test_accuracy(sprites, space):
+    _, test = sprites
+    net = metrics.load_classifier(space.weights)
+    assert metrics.conditional_accuracy(net, test.images, test.labels) == pytest.approx(
+        space.classifier_accuracy)
+
+
+def test_reconstruction_errors_match_their_formulas():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 1, 16, 16, generator=g)
+    r = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    out = metrics.reconstruction_errors(x, r)
+    per_image = ((x - r) ** 2).flatten(1).mean(1)
+    assert out["mse"] == pytest.approx(float(per_image.mean()), rel=1e-5)
+    assert out["psnr"] == pytest.approx(float((10 * torch.log10(1 / per_image)).mean()), rel=1e-4)
+    bce = -(x * torch.log(r.clamp(1e-6, 1 - 1e-6)) + (1 - x) * torch.log(
+        (1 - r).clamp(1e-6, 1 - 1e-6)))
+    assert out["bce"] == pytest.approx(float(bce.flatten(1).sum(1).mean()), rel=1e-4)
+    same = metrics.reconstruction_errors(x, x)
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-4) and out["ssim"] < 1
+
+
+def linear_gaussian_vae(sigma: float = 0.2, exact_posterior: bool = True) -> models.GenerativeModel:
+    """A VAE whose decoder is linear-Gaussian, so log p(x) is known in closed form:
+    x = W z + b + sigma * eps, z ~ N(0, I)  =>  x ~ N(b, W W^T + sigma^2 I)."""
+    torch.manual_seed(0)
+    model = models.create("vae", (1, 4, 4), latent_dim=2, hidden=(), likelihood="gaussian",
+                          sigma=sigma).double()
+    decoder = model.decoder[0][0]  # Linear(2, 16)
+    w = torch.zeros(16, 2, dtype=torch.float64)
+    w[:8, 0], w[8:, 1] = 0.3, -0.2  # orthogonal columns: the exact posterior is diagonal
+    b = torch.full((16,), 0.5, dtype=torch.float64)
+    posterior_var = 1 / (1 + (w**2).sum(0) / sigma**2)
+    gain = posterior_var[:, None] * w.T / sigma**2
+    if not exact_posterior:
+        gain = gain * 0.7
+    with torch.no_grad():
+        decoder.weight.copy_(w)
+        decoder.bias.copy_(b)
+        model.fc_mean.weight.copy_(gain)
+        model.fc_mean.bias.copy_(-gain @ b)
+        model.fc_log_var.weight.zero_()
+        model.fc_log_var.bias.copy_(posterior_var.log() + (0 if exact_posterior else 0.5))
+    return model.eval()
+
+
+@torch.no_grad()
+def exact_nll(images: torch.Tensor, sigma: float = 0.2) -> torch.Tensor:
+    model = linear_gaussian_vae(sigma)
+    w, b = model.decoder[0][0].weight, model.decoder[0][0].bias
+    density = torch.distributions.MultivariateNormal(
+        b, covariance_matrix=w @ w.T + sigma**2 * torch.eye(16, dtype=torch.float64))
+    return -density.log_prob(to_float(images).double().flatten(1))
+
+
+def _double(model):
+    # The metrics convert uint8 to float32; run this model in float64 on those values.
+    forward = model.log_likelihood
+    model.log_likelihood = lambda x, k, y=None: forward(x.double(), k, y)
+    return model
+
+
+def test_importance_weighted_bound_is_exact_on_a_linear_gaussian_model():
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(60, 200, (400, 1, 4, 4), dtype=torch.uint8, generator=g)
+    exact = exact_nll(images)
+    # With the exact posterior as proposal every importance weight equals p(x): k=1 is exact.
+    ours = metrics.negative_log_likelihood(_double(linear_gaussian_vae()), images, k=1)
+    torch.testing.assert_close(ours, exact, rtol=1e-6, atol=1e-6)
+    # With a wrong proposal the bound is looser, and tightens towards the exact value with k.
+    loose = _double(linear_gaussian_vae(exact_posterior=False))
+    torch.manual_seed(0)
+    gaps = [float((metrics.negative_log_likelihood(loose, images, k) - exact).mean())
+            for k in (1, 10, 1000)]
+    assert gaps[0] > 0.1 and abs(gaps[1]) < 0.3 * gaps[0] and abs(gaps[2]) < 0.03 * gaps[0], gaps
+
+
+def test_importance_weighted_bound_tightens_on_a_trained_vae(sprites, tmp_path):
+    from genbench.training import TrainConfig, Trainer
+
+    train, test = sprites
+    model = models.create("vae", train.image_shape, latent_dim=8)
+    Trainer(TrainConfig(steps=150, batch_size=64, progress=False, device="cpu"),
+            tmp_path).fit(model, train)
+    torch.manual_seed(0)
+    result = metrics.likelihood_metrics(model.eval(), test.images[:200], (1, 10, 100))
+    assert result["nll_k1"] > result["nll_k10"] > result["nll_k100"] > 0
+    assert result["bpd_k1"] == pytest.approx(result["nll_k1"] / (28 * 28 * math.log(2)))
+
+
+def test_generate_returns_uint8_images_and_a_rate(sprites):
+    train, _ = sprites
+    model = models.create("cvae", train.image_shape, train.num_classes).eval()
+    images, rate = metrics.generate(model, 10, batch_size=4)
+    assert images.shape == (10, *train.image_shape) and images.dtype == torch.uint8
+    assert rate > 0 and metrics.parameter_count(model) > 0
