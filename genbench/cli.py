@@ -145,7 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from genbench.benchmarks import evaluate_run
 
-    metrics = evaluate_run(args.run_dir, fid_weights=args.fid_weights, device=args.device)
+    metrics = evaluate_run(args.run_dir, fid_weights=args.fid_weights, device=args.device,
+                           data_root=args.data_root)
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
@@ -163,6 +164,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not (run_dir / "checkpoint.pt").exists():
         raise FileNotFoundError(f"{run_dir} has no checkpoint.pt; train it first")
     run = RunConfig.from_dict(read_json(run_dir / "config.json"))
+    run.data.root = args.data_root or run.data.root
     train, _ = load_run_data(run.data)
     model = build_model(run, train).to(pick_device(args.device))
     load_sampling_weights(model, torch_load(run_dir / "checkpoint.pt", "checkpoint"))
@@ -283,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--fid-weights", help="local Inception-v3 weights (or $GENBENCH_FID_WEIGHTS)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="data root, if it moved since training")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
@@ -294,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="PNG path (default RUN_DIR/samples-cli.png)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="data root, if it moved since training")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("benchmark", help="run a suite (resumable) and write its report")

@@ -89,7 +89,7 @@ def reference_images(run: RunConfig, test: ImageData) -> tuple[torch.Tensor, str
 
 
 def evaluate_run(directory: str | Path, fid_weights: str | None = None,
-                 device: str = "auto") -> dict[str, Any]:
+                 device: str = "auto", data_root: str | None = None) -> dict[str, Any]:
     directory = Path(directory)
     try:
         config = read_json(directory / store.CONFIG)
@@ -99,6 +99,8 @@ def evaluate_run(directory: str | Path, fid_weights: str | None = None,
     run = RunConfig.from_dict(config)
     if fid_weights:
         run.eval.fid_weights = fid_weights
+    if data_root:
+        run.data.root = data_root
     checkpoint_path = directory / "checkpoint.pt"
     if not checkpoint_path.exists():
         raise RunIncomplete(f"{directory} has no checkpoint; train it first")

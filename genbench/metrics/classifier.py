@@ -19,15 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.datasets import Batches, ImageData, to_float
+from genbench.datasets import ImageData, to_float
 from genbench.io import load_checksummed, save_checksummed
 
 log = logging.getLogger(__name__)
 FEATURES = 128
+ARCHITECTURE = 2  # part of the cache key: cached weights of another architecture never load
 
 
 class DatasetClassifier(nn.Module):
-    """uint8 images -> (features [B, 128], logits). Two conv pairs per scale, VGG-style."""
+    """uint8 images -> (features [B, 128], logits): a small VGG-style CNN."""
 
     def __init__(self, channels: int, outputs: int) -> None:
         super().__init__()
@@ -36,8 +37,8 @@ class DatasetClassifier(nn.Module):
             return [nn.Conv2d(a, b, 3, 1, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
 
         self.body = nn.Sequential(
-            *block(channels, 32), *block(32, 32), nn.MaxPool2d(2),
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),
+            *block(channels, 32), nn.MaxPool2d(2),
+            *block(32, 64), nn.MaxPool2d(2),
             *block(64, 128), *block(128, FEATURES), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURES, outputs))
 
@@ -50,6 +51,7 @@ class DatasetClassifier(nn.Module):
 @dataclass
 class ClassifierSettings:
     epochs: int = 4
+    max_steps: int = 1500  # caps the cost on large training sets (Fashion-MNIST, CelebA)
     batch_size: int = 128
     lr: float = 3e-3
     max_train: int | None = None  # cap on training images, for fast tests
@@ -89,26 +91,27 @@ def train_classifier(train: ImageData, test: ImageData,
     targets, multilabel = _targets(train)
     outputs = targets.shape[1] if multilabel else int(train.meta["num_classes"])
     model = DatasetClassifier(train.image_shape[0], outputs)
-    data = ImageData(train.images, None, train.meta)
-    batches = Batches(data, min(settings.batch_size, len(train)), seed=0)
-    steps = settings.epochs * len(batches)
+    batch_size = min(settings.batch_size, len(train))
+    per_epoch = len(train) // batch_size
+    steps = min(settings.epochs * per_epoch, settings.max_steps)  # large sets: a step budget
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=steps)
     generator = torch.Generator().manual_seed(0)
     model.train()
-    for epoch in range(settings.epochs):
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(epoch))
-        for b in range(len(batches)):
-            index = order[b * batches.batch_size:(b + 1) * batches.batch_size]
-            x = _augment(to_float(train.images[index]), generator)
-            logits = model(x)[1]
-            y = targets[index]
-            loss = (F.binary_cross_entropy_with_logits(logits, y) if multilabel
-                    else F.cross_entropy(logits, y))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+    for step in range(steps):
+        epoch, b = divmod(step, per_epoch)
+        if b == 0:
+            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(epoch))
+        index = order[b * batch_size:(b + 1) * batch_size]
+        x = _augment(to_float(train.images[index]), generator)
+        logits = model(x)[1]
+        y = targets[index]
+        loss = (F.binary_cross_entropy_with_logits(logits, y) if multilabel
+                else F.cross_entropy(logits, y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
     model.eval()
     return model, accuracy(model, test)
 
@@ -130,8 +133,8 @@ def accuracy(model: nn.Module, data: ImageData) -> float:
 
 def classifier_path(cache: Path, dataset: str, options: dict, settings: ClassifierSettings,
                     train: ImageData) -> Path:
-    key = json.dumps([dataset, sorted(options.items()), asdict(settings), len(train)],
-                     default=str)
+    key = json.dumps([ARCHITECTURE, dataset, sorted(options.items()), asdict(settings),
+                      len(train)], default=str)
     return cache / "classifiers" / f"{dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
 
 

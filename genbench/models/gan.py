@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, fused_ok, positive, register_model
 from genbench.models.nets import ConvDecoder, ConvEncoder, VectorToMap
 
 
@@ -48,7 +48,7 @@ class GAN(GenerativeModel):
         self.ema_decay = config.ema_decay
 
     def optimizers(self, lr, weight_decay):
-        adam = dict(lr=lr, betas=(0.5, 0.999), weight_decay=weight_decay)
+        adam = dict(lr=lr, betas=(0.5, 0.999), weight_decay=weight_decay, fused=fused_ok(self))
         return [torch.optim.Adam(self.generator.parameters(), **adam),
                 torch.optim.Adam(self.discriminator.parameters(), **adam)]
 

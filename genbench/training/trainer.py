@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from genbench.datasets import Batches, ImageData
@@ -70,6 +70,20 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.schedule == "cosine" and self.seconds is not None:
             raise ValueError("a cosine schedule needs a steps or epochs budget, not seconds")
+
+
+def warmed_up_ema(decay: float):
+    """EMA whose decay grows as min(decay, (1 + n) / (10 + n)) with the updates n so far:
+    a short run samples from trained weights, not from an average dominated by the init."""
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n) -> None:
+        n = int(n)
+        weight = 1 - min(decay, (1 + n) / (10 + n))
+        floats = [(a, c) for a, c in zip(averaged, current, strict=True)
+                  if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
+    return update
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -142,16 +156,19 @@ class Trainer:
         optimizers = model.optimizers(c.lr, c.weight_decay)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self._lr_lambda(total))
                       for o in optimizers]
-        ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(model.ema_decay),
+        ema = (AveragedModel(model, multi_avg_fn=warmed_up_ema(model.ema_decay),
                              use_buffers=True) if model.ema_decay > 0 else None)
         state = {"step": 0, "epoch": 0, "batch": 0, "seconds": 0.0, "finished": False}
         ckpt_path = self.out_dir / CHECKPOINT if self.out_dir else None
         if resume and ckpt_path and ckpt_path.exists():
             state = self._restore(torch_load(ckpt_path, "checkpoint"), model, ema, optimizers,
                                   schedulers)
-        if state["finished"]:
+        spent = (state["step"] >= total if total is not None
+                 else state["seconds"] >= c.seconds)
+        if state["finished"] and spent:
             self.model, self.ema = model, ema
             return self._result(state, len(batches), {})
+        state["finished"] = False  # a larger budget than last time: training goes on
         if c.compile:
             for target in model.compile_targets:
                 setattr(model, target, torch.compile(getattr(model, target)))
@@ -171,9 +188,9 @@ class Trainer:
                 return state["step"] >= total
             return state["seconds"] >= c.seconds
 
+        tick = time.perf_counter()  # budget time counts everything: batches, steps, logging
         while not out_of_budget():
             for x, y in batches.epoch(state["epoch"], start=state["batch"]):
-                t0 = time.perf_counter()
                 with self._autocast():
                     losses = model.optimization_step(x, y, optimizers, self._update)
                 values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
@@ -189,7 +206,9 @@ class Trainer:
                     s.step()
                 state["step"] += 1
                 state["batch"] += 1
-                state["seconds"] += time.perf_counter() - t0
+                now = time.perf_counter()
+                state["seconds"] += now - tick
+                tick = now
                 for k, v in last.items():
                     window[k] = window.get(k, 0.0) + v
                 window_steps += 1
