@@ -173,7 +173,7 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
     if report:
         from genbench.reports import write_report
 
-        write_report(out)
+        write_report(out, wandb=bool(overrides.get("wandb")))
     return result
 
 

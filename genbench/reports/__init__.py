@@ -1,0 +1,5 @@
+"""Tables (pandas) and figures (seaborn/matplotlib) from run directories."""
+
+from genbench.reports.writer import ReportError, collect, write_report
+
+__all__ = ["ReportError", "collect", "write_report"]
