@@ -51,7 +51,7 @@ class DatasetClassifier(nn.Module):
 @dataclass
 class ClassifierSettings:
     epochs: int = 4
-    max_steps: int = 1500  # caps the cost on large training sets (Fashion-MNIST, CelebA)
+    max_steps: int = 3000  # caps the cost on large training sets (Fashion-MNIST, CelebA)
     batch_size: int = 128
     lr: float = 3e-3
     max_train: int | None = None  # cap on training images, for fast tests
