@@ -61,16 +61,23 @@ def _label(runs: pd.DataFrame, run_id: str) -> str:
     return str(row["model"])
 
 
-def sample_grids(runs: pd.DataFrame, visuals: Visuals) -> plt.Figure | None:
-    """Samples of every model side by side (the seed's VAE / GAN / diffusion comparison)."""
-    chosen = [r for r in runs["run"] if "samples" in visuals.get(r, {})]
+def _per_run(runs: pd.DataFrame, visuals: Visuals, key: str, draw, width: float = 3.2,
+             height: float = 3.2, cols: int | None = None) -> plt.Figure | None:
+    """One panel per run whose visuals hold `key`; draw(ax, visuals, label) fills it."""
+    chosen = [r for r in runs["run"] if key in visuals.get(r, {})]
     if not chosen:
         return None
-    fig, axes = _panels(len(chosen))
+    fig, axes = _panels(len(chosen), width, height, cols)
     for ax, run in zip(axes, chosen, strict=False):
-        _imshow(ax, visuals[run]["samples"], 8, _label(runs, run))
+        draw(ax, visuals[run], _label(runs, run))
     fig.tight_layout()
     return fig
+
+
+def sample_grids(runs: pd.DataFrame, visuals: Visuals) -> plt.Figure | None:
+    """Samples of every model side by side (the seed's VAE / GAN / diffusion comparison)."""
+    return _per_run(runs, visuals, "samples",
+                    lambda ax, v, label: _imshow(ax, v["samples"], 8, label))
 
 
 def reconstructions(runs: pd.DataFrame, visuals: Visuals) -> plt.Figure | None:
@@ -148,49 +155,37 @@ def metric_bars(runs: pd.DataFrame, colours: dict[str, tuple],
 
 def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> plt.Figure | None:
     """Held-out codes coloured by class: the latent itself when 2-D, else a t-SNE."""
-    chosen = [r for r in runs["run"] if "latent_points" in visuals.get(r, {})]
-    if not chosen:
-        return None
-    fig, axes = _panels(len(chosen), 3.6, 3.4)
-    for ax, run in zip(axes, chosen, strict=False):
-        v = visuals[run]
+    def draw(ax, v, label):
         points, labels = v["latent_points"].numpy(), v["latent_labels"]
         hue = None if labels is None else labels.numpy().astype(str)
         sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=hue, s=6, linewidth=0,
                         palette="tab10" if hue is not None else None, ax=ax, legend=False)
         axis = "z" if v["latent_method"] == "latent" else "t-SNE "
-        ax.set(title=f"{_label(runs, run)} ({v['latent_method']}, {v['latent_dim']}-D)",
+        ax.set(title=f"{label} ({v['latent_method']}, {v['latent_dim']}-D)",
                xlabel=f"{axis}1", ylabel=f"{axis}2")
-    fig.tight_layout()
-    return fig
+
+    return _per_run(runs, visuals, "latent_points", draw, 3.6, 3.4)
 
 
 def latent_grids(runs: pd.DataFrame, visuals: Visuals) -> plt.Figure | None:
     """The seed's figure: a uniform grid of the 2-D latent space, decoded."""
-    chosen = [r for r in runs["run"] if "latent_grid" in visuals.get(r, {})]
-    if not chosen:
-        return None
-    fig, axes = _panels(len(chosen), 5, 5)
-    for ax, run in zip(axes, chosen, strict=False):
-        grid = visuals[run]["latent_grid"]
-        _imshow(ax, grid, int(len(grid) ** 0.5), f"{_label(runs, run)}: decoded latent grid")
-    fig.tight_layout()
-    return fig
+    def draw(ax, v, label):
+        grid = v["latent_grid"]
+        _imshow(ax, grid, int(len(grid) ** 0.5), f"{label}: decoded latent grid")
+
+    return _per_run(runs, visuals, "latent_grid", draw, 5, 5)
 
 
 def image_rows(runs: pd.DataFrame, visuals: Visuals, key: str,
                title: str) -> plt.Figure | None:
     """Figures made of rows of images ([rows, columns, C, H, W]): interpolations,
     traversals, label grids, denoising strips."""
-    chosen = [r for r in runs["run"] if key in visuals.get(r, {})]
-    if not chosen:
-        return None
-    fig, axes = _panels(len(chosen), 4.2, 3.4, cols=min(len(chosen), 3))
-    for ax, run in zip(axes, chosen, strict=False):
-        rows = visuals[run][key]
-        _imshow(ax, rows.flatten(0, 1), rows.shape[1], f"{_label(runs, run)}: {title}")
-    fig.tight_layout()
-    return fig
+    def draw(ax, v, label):
+        rows = v[key]
+        _imshow(ax, rows.flatten(0, 1), rows.shape[1], f"{label}: {title}")
+
+    n = sum(key in visuals.get(r, {}) for r in runs["run"])
+    return _per_run(runs, visuals, key, draw, 4.2, 3.4, cols=min(max(n, 1), 3))
 
 
 def save(fig: plt.Figure, directory: Path, name: str) -> list[Path]:

@@ -16,8 +16,13 @@ from typing import Any
 import pandas as pd
 
 from genbench.benchmarks import store
-from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, read_json
-from genbench.io import torch_load
+from genbench.io import (
+    CorruptFileError,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    torch_load,
+)
 from genbench.reports import figures, tables
 
 log = logging.getLogger(__name__)
