@@ -115,7 +115,7 @@ def _train_config(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, A
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks import store
-    from genbench.benchmarks.runner import train_run
+    from genbench.benchmarks.job import train_run
     from genbench.config import ConfigError, DataConfig, RunConfig, _build
     from genbench.training import TrainConfig
 
@@ -155,7 +155,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from genbench.benchmarks.evaluate import build_model, load_run_data
-    from genbench.benchmarks.runner import save_grid
+    from genbench.benchmarks.job import save_grid
     from genbench.config import RunConfig
     from genbench.io import read_json, torch_load
     from genbench.training import load_sampling_weights, pick_device

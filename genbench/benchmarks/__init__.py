@@ -1,8 +1,9 @@
 """Suites of runs: train, measure and store every model on the same data, resumably."""
 
 from genbench.benchmarks.evaluate import RunIncomplete, evaluate_run
-from genbench.benchmarks.runner import SuiteResult, run_suite, train_run
+from genbench.benchmarks.job import execute, train_run
+from genbench.benchmarks.runner import SuiteResult, run_suite
 from genbench.benchmarks.store import StoreError
 
-__all__ = ["RunIncomplete", "StoreError", "SuiteResult", "evaluate_run", "run_suite",
+__all__ = ["RunIncomplete", "StoreError", "SuiteResult", "evaluate_run", "execute", "run_suite",
            "train_run"]
