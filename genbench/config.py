@@ -56,16 +56,28 @@ class EvalConfig:
     batch_size: int = 500
     classifier_epochs: int = 4
     visuals: bool = True  # tensors for the report's figures (grids, latents, strips)
+    # Quality curve: KID/FID of curve_samples samples at log-spaced points of training.
+    curve: bool = True
+    curve_samples: int = 1000
+    curve_start: float = 5.0  # first point, in training seconds (seconds budgets)
+    curve_start_steps: int = 100  # first point, in steps (step and epoch budgets)
+    curve_growth: float = 2.0  # each point this many times later than the one before
 
     def __post_init__(self) -> None:
-        from genbench.metrics.fidelity import EXTRACTORS  # heavy import; only when validating
+        from genbench.metrics.features import EXTRACTORS  # heavy import; only when validating
 
         if self.extractor not in EXTRACTORS:
             raise ConfigError(f"unknown feature extractor {self.extractor!r}; choose one of: "
                               f"{', '.join(EXTRACTORS)}")
-        for k in ("fid_samples", "nll_k", "nll_images", "batch_size", "classifier_epochs"):
+        for k in ("fid_samples", "nll_k", "nll_images", "batch_size", "classifier_epochs",
+                  "curve_start_steps"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.curve_samples < 4:
+            raise ConfigError(f"curve_samples must be at least 4, got {self.curve_samples}")
+        if not self.curve_start > 0 or not self.curve_growth > 1:
+            raise ConfigError("curve_start must be greater than 0 and curve_growth greater than "
+                              f"1, got {self.curve_start} and {self.curve_growth}")
 
 
 @dataclass

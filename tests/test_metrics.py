@@ -15,7 +15,7 @@ from genbench import metrics, models
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError
 from genbench.metrics import classifier as classifier_module
-from genbench.metrics.fidelity import FeatureSpace, FidelityError
+from genbench.metrics.features import FeatureSpace, FidelityError
 
 FAST = metrics.ClassifierSettings(epochs=3, batch_size=64)
 

@@ -18,6 +18,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from genbench.benchmarks import store
+from genbench.benchmarks.curves import curve_points, quality_curve
 from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
@@ -44,7 +45,9 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
         return read_json(train_file)
     train, test = load_run_data(run.data)
     model = build_model(run, train)
-    trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id)
+    callbacks = [quality_curve(run, directory, train, test)] if run.eval.curve else []
+    trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id,
+                      callbacks)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
     try:
@@ -66,6 +69,7 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
     summary = {"train_steps": result.steps, "train_epochs": result.epochs,
                "train_seconds": result.seconds,
                "train_images_per_second": result.images_per_second,
+               "eval_seconds": result.eval_seconds, "curve_points": curve_points(directory),
                "final_losses": result.final_losses, "device": str(trainer.device),
                "peak_memory_mb": peak_memory_mb(trainer.device)}
     atomic_write_json(train_file, summary)

@@ -1,9 +1,9 @@
 """Every number in a genbench report: functions on tensors of images.
 
-reconstruction: MSE, BCE, PSNR, SSIM. fidelity: FID, KID, precision/recall
-(torch-fidelity) in a named feature space. likelihood: importance-weighted
-bound. classifier: the dataset classifier and conditional accuracy. timing:
-parameters, sampling rate, peak memory.
+reconstruction: MSE, BCE, PSNR, SSIM. features + fidelity: FID, KID,
+precision/recall (torch-fidelity) in a named feature space. likelihood:
+importance-weighted bound. classifier: the dataset classifier and conditional
+accuracy. timing: parameters, sampling rate, peak memory.
 """
 
 from genbench.metrics.classifier import (
@@ -12,14 +12,15 @@ from genbench.metrics.classifier import (
     load_classifier,
     load_or_train,
 )
-from genbench.metrics.fidelity import (
+from genbench.metrics.features import (
     EXTRACTORS,
     FeatureSpace,
     FidelityError,
     extract_features,
-    fidelity_metrics,
     inception_space,
+    real_features,
 )
+from genbench.metrics.fidelity import fidelity_metrics, kid_subset_size, metrics_from_features
 from genbench.metrics.likelihood import bits_per_dim, likelihood_metrics, negative_log_likelihood
 from genbench.metrics.reconstruction import (
     reconstruct_all,
@@ -30,6 +31,7 @@ from genbench.metrics.timing import generate, parameter_count, peak_memory_mb
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
-           "generate", "inception_space", "likelihood_metrics", "load_classifier",
-           "load_or_train", "negative_log_likelihood", "parameter_count", "peak_memory_mb",
+           "generate", "inception_space", "kid_subset_size", "likelihood_metrics",
+           "load_classifier", "load_or_train", "metrics_from_features",
+           "negative_log_likelihood", "parameter_count", "peak_memory_mb", "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]

@@ -8,6 +8,7 @@ generated for each label.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from genbench.datasets import ImageData, to_float
 from genbench.io import load_checksummed, save_checksummed
@@ -46,6 +48,18 @@ class DatasetClassifier(nn.Module):
         x = to_float(images) if images.dtype == torch.uint8 else images
         features = self.body(x)
         return features, self.head(features)
+
+    def for_inference(self) -> DatasetClassifier:
+        """An evaluation copy with every BatchNorm folded into the convolution before it:
+        the same function in fewer passes over memory (feature extraction is hot)."""
+        net = copy.deepcopy(self).eval()
+        layers = list(net.body)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.BatchNorm2d) and isinstance(layers[i - 1], nn.Conv2d):
+                layers[i - 1] = fuse_conv_bn_eval(layers[i - 1], layer)
+                layers[i] = nn.Identity()
+        net.body = nn.Sequential(*[x for x in layers if not isinstance(x, nn.Identity)])
+        return net.requires_grad_(False)
 
 
 @dataclass

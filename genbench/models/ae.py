@@ -51,7 +51,7 @@ class AE(GenerativeModel):
         return {"loss": loss}
 
     @torch.no_grad()
-    def on_train_end(self, batches) -> None:
+    def prepare_sampling(self, batches) -> None:
         codes = torch.cat([self.encode(x) for x, _ in batches.epoch(0)])
         cov = torch.cov(codes.T.double()) + 1e-5 * torch.eye(codes.shape[1], device=codes.device)
         self.code_mean.copy_(codes.mean(0))

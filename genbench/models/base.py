@@ -63,8 +63,9 @@ class GenerativeModel(nn.Module):
         update(losses["loss"], optimizers[0])
         return losses
 
-    def on_train_end(self, batches: Any) -> None:
-        """Called once after the last step (the AE fits its sampling density here)."""
+    def prepare_sampling(self, batches: Any) -> None:
+        """Called before sampling, on the sampling weights: after training, and at every curve
+        point during it (the AE fits its sampling density to its codes here)."""
 
     # -- inference ------------------------------------------------------------------------
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -153,46 +153,73 @@ class ResBlock(nn.Module):
         return h + self.skip(x)
 
 
+class Attention(nn.Module):
+    """Self-attention over the positions of a feature map (used at the lowest resolution)."""
+
+    def __init__(self, channels: int, heads: int = 4) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(min(8, channels), channels)
+        self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None) -> torch.Tensor:
+        b, c, h, w = x.shape
+        tokens = self.norm(x).flatten(2).transpose(1, 2)
+        out, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        return x + out.transpose(1, 2).reshape(b, c, h, w)
+
+
 class UNet(nn.Module):
-    """Noise predictor eps(x_t, t): residual blocks, skip connections, timestep embedding."""
+    """Noise (or v, or x0) predictor f(x_t, t): residual blocks, skip connections, timestep
+    embedding. `patch` > 1 folds patch x patch pixels into channels first (space-to-depth),
+    so that every layer runs at a patch^2 smaller resolution: the cheap way to small images."""
 
     def __init__(self, channels: int, size: int, width: int = 32,
-                 mults: Sequence[int] | None = None) -> None:
+                 mults: Sequence[int] | None = None, blocks: int = 1,
+                 attention: bool = False, patch: int = 1) -> None:
         super().__init__()
+        if size % patch:
+            raise ValueError(f"image size {size} is not divisible by the patch size {patch}")
+        size, inner = size // patch, channels * patch**2
         if mults is None:
             mults = [1] + [2] * min(downsamplings(size), 3)
         if size % 2 ** (len(mults) - 1):
-            raise ValueError(f"image size {size} is not divisible by 2^{len(mults) - 1}; "
-                             "choose fewer U-Net levels (mults)")
+            raise ValueError(f"image size {size * patch} (patch {patch}) is not divisible by "
+                             f"2^{len(mults) - 1}; choose fewer U-Net levels (mults)")
         time_dim = width * 4
-        self.width = width
+        self.width, self.patch = width, patch
         self.time_mlp = nn.Sequential(nn.Linear(width, time_dim), nn.SiLU(),
                                       nn.Linear(time_dim, time_dim))
-        self.stem = nn.Conv2d(channels, width, 3, padding=1)
+        self.stem = nn.Conv2d(inner, width, 3, padding=1)
         widths = [width * m for m in mults]
         self.down = nn.ModuleList()
         ch = width
         skips = [ch]
         for i, w in enumerate(widths):
-            self.down.append(ResBlock(ch, w, time_dim))
-            ch = w
-            skips.append(ch)
+            for _ in range(blocks):
+                self.down.append(ResBlock(ch, w, time_dim))
+                ch = w
+                skips.append(ch)
             if i < len(widths) - 1:
                 self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
                 skips.append(ch)
-        self.mid = nn.ModuleList([ResBlock(ch, ch, time_dim), ResBlock(ch, ch, time_dim)])
+        middle = [ResBlock(ch, ch, time_dim), ResBlock(ch, ch, time_dim)]
+        if attention:
+            middle.insert(1, Attention(ch))
+        self.mid = nn.ModuleList(middle)
         self.up = nn.ModuleList()
         for i, w in reversed(list(enumerate(widths))):
-            for _ in range(2):
+            for _ in range(blocks + 1):
                 self.up.append(ResBlock(ch + skips.pop(), w, time_dim))
                 ch = w
             if i > 0:
                 self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
         self.out = nn.Sequential(nn.GroupNorm(min(8, ch), ch), nn.SiLU(),
-                                 nn.Conv2d(ch, channels, 3, padding=1))
+                                 nn.Conv2d(ch, inner, 3, padding=1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         temb = self.time_mlp(timestep_embedding(t, self.width))
+        if self.patch > 1:
+            x = F.pixel_unshuffle(x, self.patch)
         h = self.stem(x)
         skips = [h]
         for layer in self.down:
@@ -205,4 +232,5 @@ class UNet(nn.Module):
                 h = layer(torch.cat([h, skips.pop()], dim=1), temb)
             else:
                 h = layer(h)
-        return self.out(h)
+        h = self.out(h)
+        return F.pixel_shuffle(h, self.patch) if self.patch > 1 else h

@@ -1,14 +1,9 @@
-"""The one Trainer for every model family."""
+"""The one Trainer for every model family, and the callback hook it runs during training."""
 
-from genbench.training.trainer import (
-    CHECKPOINT,
-    NonFiniteLoss,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    load_sampling_weights,
-    pick_device,
-)
+from genbench.training.callbacks import Callback, LogSpaced, Progress
+from genbench.training.config import TrainConfig, pick_device
+from genbench.training.ema import load_sampling_weights
+from genbench.training.trainer import CHECKPOINT, NonFiniteLoss, Trainer, TrainResult
 
-__all__ = ["CHECKPOINT", "NonFiniteLoss", "TrainConfig", "TrainResult", "Trainer",
-           "load_sampling_weights", "pick_device"]
+__all__ = ["CHECKPOINT", "Callback", "LogSpaced", "NonFiniteLoss", "Progress", "TrainConfig",
+           "TrainResult", "Trainer", "load_sampling_weights", "pick_device"]

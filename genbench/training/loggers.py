@@ -12,7 +12,10 @@ from genbench.io import atomic_write_text
 
 
 class CSVLogger:
-    """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped."""
+    """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped.
+    The file always has its header, even before the first row."""
+
+    FIELDS = ("step", "epoch", "seconds", "images_per_second", "lr", "loss")
 
     def __init__(self, path: Path, resume_step: int = 0) -> None:
         self.path = path
@@ -26,10 +29,7 @@ class CSVLogger:
         self.rows.append(row)
 
     def _flush(self) -> None:
-        if not self.rows:
-            atomic_write_text(self.path, "")
-            return
-        fields = list(dict.fromkeys(k for r in self.rows for k in r))
+        fields = list(dict.fromkeys([*self.FIELDS, *(k for r in self.rows for k in r)]))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()

@@ -1,9 +1,11 @@
 """The one training loop for every model family.
 
 Budgets are counted in epochs, steps or seconds so that families can be compared
-at equal compute. Checkpoints carry everything the loop depends on (weights,
-EMA, optimizer and scheduler state, RNG state, position in the data), so a
-resumed run continues exactly where an uninterrupted one would be.
+at equal compute. The seconds are those of training alone: the clock stops while
+checkpoints are written and while callbacks (curve evaluations) run. Checkpoints
+carry everything the loop depends on (weights, EMA, optimizer and scheduler
+state, RNG state, position in the data), so a resumed run continues exactly
+where an uninterrupted one would be.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import contextlib
 import dataclasses
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.optim.swa_utils import AveragedModel
@@ -23,6 +25,9 @@ from tqdm.auto import tqdm
 from genbench.datasets import Batches, ImageData
 from genbench.io import atomic_torch_save, torch_load
 from genbench.models import GenerativeModel
+from genbench.training.callbacks import Callback, Progress
+from genbench.training.config import TrainConfig, pick_device
+from genbench.training.ema import warmed_up_ema
 from genbench.training.loggers import CSVLogger, WandbLogger
 
 CHECKPOINT = "checkpoint.pt"
@@ -33,84 +38,40 @@ class NonFiniteLoss(RuntimeError):
 
 
 @dataclass
-class TrainConfig:
-    epochs: float | None = None
-    steps: int | None = None
-    seconds: float | None = None
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float | None = None
-    schedule: str = "constant"  # or "cosine" (needs an epochs or steps budget)
-    warmup_steps: int = 0
-    device: str = "auto"  # auto: cuda, then mps, then cpu
-    amp: bool = True  # bf16 autocast, on CUDA only
-    compile: bool = False
-    seed: int = 0
-    log_every: int = 50
-    checkpoint_every: int = 1000
-    wandb: bool = False
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        budgets = {k: v for k, v in (("epochs", self.epochs), ("steps", self.steps),
-                                     ("seconds", self.seconds)) if v is not None}
-        if len(budgets) != 1:
-            raise ValueError("give exactly one training budget: epochs, steps or seconds "
-                             f"(got {budgets or 'none'})")
-        for k, v in budgets.items():
-            if not v > 0:
-                raise ValueError(f"the {k} budget must be greater than 0, got {v}")
-        for k in ("batch_size", "log_every", "checkpoint_every"):
-            if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be greater than 0, got {self.lr}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
-        if self.schedule == "cosine" and self.seconds is not None:
-            raise ValueError("a cosine schedule needs a steps or epochs budget, not seconds")
-
-
-def warmed_up_ema(decay: float):
-    """EMA whose decay grows as min(decay, (1 + n) / (10 + n)) with the updates n so far:
-    a short run samples from trained weights, not from an average dominated by the init."""
-    @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n) -> None:
-        n = int(n)
-        weight = 1 - min(decay, (1 + n) / (10 + n))
-        floats = [(a, c) for a, c in zip(averaged, current, strict=True)
-                  if a.is_floating_point()]
-        if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
-    return update
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-@dataclass
 class TrainResult:
     steps: int
     epochs: float
-    seconds: float
+    seconds: float  # training only
+    eval_seconds: float  # spent in callbacks, outside the budget
     images_per_second: float
     final_losses: dict[str, float]
 
 
+class BudgetClock:
+    """Training seconds: running during steps, stopped while saving or evaluating."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds, self._since = seconds, time.perf_counter()
+
+    def read(self) -> float:
+        return self.seconds + (time.perf_counter() - self._since if self._since else 0.0)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self.seconds, self._since = self.read(), None
+        try:
+            yield
+        finally:
+            self._since = time.perf_counter()
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, out_dir: str | Path | None = None,
-                 run_name: str = "run") -> None:
+                 run_name: str = "run", callbacks: list[Callback] | None = None) -> None:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir else None
         self.run_name = run_name
+        self.callbacks = list(callbacks or [])
         self.device = pick_device(config.device)
 
     # -- pieces of the loop ----------------------------------------------------------------
@@ -147,6 +108,12 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def _progress(self, state: dict, final: bool = False) -> Progress:
+        return Progress(step=state["step"], epoch=state["epoch"],
+                        images=state["step"] * self.config.batch_size, seconds=state["seconds"],
+                        loss=state["loss_sum"] / state["loss_steps"] if state["loss_steps"]
+                        else None, final=final)
+
     # -- the loop --------------------------------------------------------------------------
     def fit(self, model: GenerativeModel, data: ImageData, resume: bool = True) -> TrainResult:
         c = self.config
@@ -158,17 +125,22 @@ class Trainer:
                       for o in optimizers]
         ema = (AveragedModel(model, multi_avg_fn=warmed_up_ema(model.ema_decay),
                              use_buffers=True) if model.ema_decay > 0 else None)
-        state = {"step": 0, "epoch": 0, "batch": 0, "seconds": 0.0, "finished": False}
+        self.model, self.ema = model, ema
+        self._sampling_batches = Batches(data, min(512, len(data)), shuffle=False,
+                                         drop_last=False, device=self.device)
+        state = {"step": 0, "epoch": 0, "batch": 0, "seconds": 0.0, "eval_seconds": 0.0,
+                 "loss_sum": 0.0, "loss_steps": 0, "finished": False}
         ckpt_path = self.out_dir / CHECKPOINT if self.out_dir else None
         if resume and ckpt_path and ckpt_path.exists():
-            state = self._restore(torch_load(ckpt_path, "checkpoint"), model, ema, optimizers,
-                                  schedulers)
+            state = {**state, **self._restore(torch_load(ckpt_path, "checkpoint"), optimizers,
+                                              schedulers)}
         spent = (state["step"] >= total if total is not None
                  else state["seconds"] >= c.seconds)
         if state["finished"] and spent:
-            self.model, self.ema = model, ema
             return self._result(state, len(batches), {})
         state["finished"] = False  # a larger budget than last time: training goes on
+        for callback in self.callbacks:
+            callback.resume(self._progress(state))
         if c.compile:
             for target in model.compile_targets:
                 setattr(model, target, torch.compile(getattr(model, target)))
@@ -179,8 +151,9 @@ class Trainer:
         loggers = [x for x in (curves, wandb) if x]
         progress = tqdm(total=total, initial=state["step"], disable=not c.progress,
                         desc=self.run_name, unit="step", leave=False)
+        clock = BudgetClock(state["seconds"])
         window: dict[str, float] = {}
-        window_steps, window_start = 0, time.perf_counter()
+        window_steps, window_start = 0, clock.read()
         last: dict[str, float] = {}
 
         def out_of_budget() -> bool:
@@ -188,7 +161,46 @@ class Trainer:
                 return state["step"] >= total
             return state["seconds"] >= c.seconds
 
-        tick = time.perf_counter()  # budget time counts everything: batches, steps, logging
+        def log_window() -> None:
+            nonlocal window, window_steps, window_start
+            row = {"step": state["step"], "epoch": state["epoch"],
+                   "seconds": round(state["seconds"], 3),
+                   "images_per_second": window_steps * c.batch_size
+                   / max(state["seconds"] - window_start, 1e-9),
+                   "lr": schedulers[0].get_last_lr()[0],
+                   **{k: v / window_steps for k, v in window.items()}}
+            progress.set_postfix(loss=f"{row['loss']:.4g}",
+                                 img_s=f"{row['images_per_second']:.0f}")
+            for logger in loggers:
+                logger.log(row)
+            window, window_steps, window_start = {}, 0, state["seconds"]
+
+        def checkpoint() -> None:
+            if ckpt_path:
+                with clock.paused():
+                    self._save(ckpt_path, optimizers, schedulers, state, loggers)
+
+        def run_callbacks(final: bool = False) -> None:
+            """Due callbacks on the sampling weights; at the end, always readies those weights."""
+            now = self._progress(state, final)
+            due = [cb for cb in self.callbacks if cb.due(now)]
+            if not due and not final:
+                return
+            devices = [self.device] if self.device.type == "cuda" else []
+            # Paused clock, and a forked random stream: training goes on as if nothing ran.
+            with clock.paused(), torch.random.fork_rng(devices=devices):
+                start = time.perf_counter()
+                sampler = self.sampling_model()
+                sampler.prepare_sampling(self._sampling_batches)
+                for callback in due:
+                    callback(sampler, now)
+                model.train(not final)
+                if due:
+                    state["eval_seconds"] += time.perf_counter() - start
+                    state["loss_sum"], state["loss_steps"] = 0.0, 0
+            if due and not final:
+                checkpoint()  # what the callbacks recorded is never redone after a resume
+
         while not out_of_budget():
             for x, y in batches.epoch(state["epoch"], start=state["batch"]):
                 with self._autocast():
@@ -206,49 +218,36 @@ class Trainer:
                     s.step()
                 state["step"] += 1
                 state["batch"] += 1
-                now = time.perf_counter()
-                state["seconds"] += now - tick
-                tick = now
+                state["seconds"] = clock.read()
+                state["loss_sum"] += last["loss"]
+                state["loss_steps"] += 1
                 for k, v in last.items():
                     window[k] = window.get(k, 0.0) + v
                 window_steps += 1
                 progress.update(1)
-                if state["step"] % c.log_every == 0:
-                    elapsed = time.perf_counter() - window_start
-                    row = {"step": state["step"], "epoch": state["epoch"],
-                           "seconds": round(state["seconds"], 3),
-                           "images_per_second": window_steps * c.batch_size / elapsed,
-                           "lr": schedulers[0].get_last_lr()[0],
-                           **{k: v / window_steps for k, v in window.items()}}
-                    progress.set_postfix(loss=f"{row['loss']:.4g}",
-                                         img_s=f"{row['images_per_second']:.0f}")
-                    for logger in loggers:
-                        logger.log(row)
-                    window, window_steps, window_start = {}, 0, time.perf_counter()
-                if ckpt_path and state["step"] % c.checkpoint_every == 0:
-                    self._save(ckpt_path, model, ema, optimizers, schedulers, state, loggers)
-                if out_of_budget():
+                if state["step"] % c.log_every == 0 or out_of_budget():
+                    log_window()
+                if state["step"] % c.checkpoint_every == 0:
+                    checkpoint()
+                if not out_of_budget():
+                    run_callbacks()
+                else:
                     break
             else:
                 state["epoch"] += 1
                 state["batch"] = 0
         progress.close()
-        model.eval()
-        sampler = ema.module if ema is not None else model
-        sampler.eval().on_train_end(Batches(data, min(512, len(data)), shuffle=False,
-                                            drop_last=False, device=self.device))
+        run_callbacks(final=True)
         state["finished"] = True
-        if ckpt_path:
-            self._save(ckpt_path, model, ema, optimizers, schedulers, state, loggers)
+        checkpoint()
         if wandb:
             wandb.finish()
-        self.model, self.ema = model, ema
         return self._result(state, len(batches), last)
 
     def _result(self, state: dict, batches_per_epoch: int, last: dict) -> TrainResult:
         steps = state["step"]
         return TrainResult(steps=steps, epochs=steps / batches_per_epoch,
-                           seconds=state["seconds"],
+                           seconds=state["seconds"], eval_seconds=state.get("eval_seconds", 0.0),
                            images_per_second=steps * self.config.batch_size
                            / max(state["seconds"], 1e-9),
                            final_losses=last)
@@ -258,12 +257,12 @@ class Trainer:
         return (self.ema.module if self.ema is not None else self.model).eval()
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _save(self, path, model, ema, optimizers, schedulers, state, loggers) -> None:
+    def _save(self, path, optimizers, schedulers, state, loggers) -> None:
         for logger in loggers:
             logger.flush()
         atomic_torch_save(path, {
-            "model": model.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizers": [o.state_dict() for o in optimizers],
             "schedulers": [s.state_dict() for s in schedulers],
             "state": dict(state),
@@ -271,10 +270,10 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
         })
 
-    def _restore(self, ckpt, model, ema, optimizers, schedulers) -> dict:
-        model.load_state_dict(ckpt["model"])
-        if ema is not None and ckpt.get("ema") is not None:
-            ema.load_state_dict(ckpt["ema"])
+    def _restore(self, ckpt, optimizers, schedulers) -> dict:
+        self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None and ckpt.get("ema") is not None:
+            self.ema.load_state_dict(ckpt["ema"])
         for o, s in zip(optimizers, ckpt["optimizers"], strict=True):
             o.load_state_dict(s)
         for sch, s in zip(schedulers, ckpt["schedulers"], strict=True):
@@ -283,14 +282,3 @@ class Trainer:
         if ckpt["rng"].get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         return dict(ckpt["state"])
-
-
-def load_sampling_weights(model: GenerativeModel, checkpoint: dict[str, Any]) -> GenerativeModel:
-    """Load a finished checkpoint's weights for evaluation: EMA ones where kept."""
-    if checkpoint.get("ema") is not None:
-        ema = {k.removeprefix("module."): v for k, v in checkpoint["ema"].items()
-               if k.startswith("module.")}
-        model.load_state_dict(ema)
-    else:
-        model.load_state_dict(checkpoint["model"])
-    return model.eval()

@@ -1,0 +1,148 @@
+"""Anytime evaluation: every run's sample quality at log-spaced points of its training.
+
+A Trainer callback. At 5, 10, 20, 40 ... training seconds (or 100, 200, 400 ...
+steps for step and epoch budgets) and at the end of the budget, it samples
+from the sampling weights (EMA where kept) with fixed noise, and measures KID
+(unbiased, so a thousand samples suffice) and FID at a stated n against the
+cached features of the held-out images. The Trainer stops its budget clock
+meanwhile and checkpoints right after, so points survive kills: a resumed run
+keeps the points up to its checkpoint and recomputes none of them.
+
+    quality.csv   step, epoch, images, seconds, eval_seconds, n, kid, kid_std,
+                  kid_subset, fid, extractor, loss        (one row per point)
+    progress.pt   the first few samples at every point, for "how samples improve"
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench.benchmarks.evaluate import data_cache, feature_space, reference_images
+from genbench.config import RunConfig
+from genbench.datasets import ImageData
+from genbench.io import CorruptFileError, atomic_torch_save, atomic_write_text, torch_load
+from genbench.metrics import (
+    FeatureSpace,
+    extract_features,
+    generate,
+    metrics_from_features,
+    real_features,
+)
+from genbench.models import GenerativeModel
+from genbench.training import LogSpaced, Progress
+
+QUALITY, PROGRESS = "quality.csv", "progress.pt"
+FIELDS = ("step", "epoch", "images", "seconds", "eval_seconds", "n", "kid", "kid_std",
+          "kid_subset", "fid", "extractor", "loss")
+
+
+class QualityCurve:
+    """The Trainer callback that writes quality.csv and progress.pt into `directory`."""
+
+    def __init__(self, directory: Path, space: FeatureSpace, reference: torch.Tensor,
+                 schedule: LogSpaced, by_seconds: bool, samples: int, seed: int = 0,
+                 batch_size: int = 500, strip: int = 8) -> None:
+        self.directory, self.space, self.reference = Path(directory), space, reference
+        self.schedule, self.by_seconds = schedule, by_seconds
+        self.samples, self.seed, self.batch_size, self.strip = samples, seed, batch_size, strip
+        self.rows: list[dict[str, Any]] = []
+        self.strips: dict[int, torch.Tensor] = {}  # step -> the first samples drawn there
+        self._previous: Progress | None = None
+
+    # -- the Callback protocol -------------------------------------------------------------
+    def resume(self, progress: Progress) -> None:
+        self.rows = [r for r in _read_rows(self.directory / QUALITY)
+                     if int(r["step"]) <= progress.step]
+        self.strips = {step: images for step, images in _read_strips(self.directory / PROGRESS)
+                       if step <= progress.step}
+        self._previous = progress
+
+    def due(self, progress: Progress) -> bool:
+        previous, self._previous = self._previous, progress
+        if self.rows and int(self.rows[-1]["step"]) == progress.step:
+            return False
+        if progress.final:
+            return True
+        done = self.schedule.index(self._x(self.rows[-1])) if self.rows else 0
+        if not self.by_seconds:
+            return self.schedule.index(progress.step) > done
+        # Evaluate at the last step that ends before the point: its x is then at or before
+        # the nominal time, which is what "quality at a budget of t seconds" must read.
+        step_time = progress.seconds - previous.seconds if previous else 0.0
+        return self.schedule.index(progress.seconds + step_time) > done
+
+    def __call__(self, model: GenerativeModel, progress: Progress) -> None:
+        start = time.perf_counter()
+        images, _ = generate(model, self.samples, self.batch_size, seed=self.seed)
+        fake = extract_features(images, self.space, self.batch_size,
+                                cuda=model.device.type == "cuda")
+        scores = metrics_from_features(fake, self.reference, prc=False)
+        self.rows.append({
+            "step": progress.step, "epoch": progress.epoch, "images": progress.images,
+            "seconds": round(progress.seconds, 3),
+            "eval_seconds": round(time.perf_counter() - start, 3), "n": self.samples,
+            "kid": scores["kid"], "kid_std": scores["kid_std"], "kid_subset": scores["kid_subset"],
+            "fid": scores["fid"], "extractor": self.space.extractor,
+            "loss": "" if progress.loss is None else progress.loss})
+        self.strips[progress.step] = images[:self.strip].clone()
+        self._write()
+
+    # -- files -----------------------------------------------------------------------------
+    def _x(self, row: dict[str, Any]) -> float:
+        return float(row["seconds"]) if self.by_seconds else int(row["step"])
+
+    def _write(self) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        shown = [r for r in self.rows if int(r["step"]) in self.strips]
+        atomic_torch_save(self.directory / PROGRESS, {
+            "samples": torch.stack([self.strips[int(r["step"])] for r in shown]),
+            "steps": [int(r["step"]) for r in shown],
+            "seconds": [float(r["seconds"]) for r in shown]})
+        atomic_write_text(self.directory / QUALITY, out.getvalue())
+
+
+def quality_curve(run: RunConfig, directory: Path, train: ImageData,
+                  test: ImageData) -> QualityCurve:
+    """The run's curve callback, against the same held-out reference as its final FID."""
+    e = run.eval
+    space = feature_space(run, train, test)
+    reference, cache_name = reference_images(run, test)
+    features = real_features(reference, space, cache_name, data_cache(run.data), e.batch_size)
+    by_seconds = run.train.seconds is not None
+    schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
+    return QualityCurve(directory, space, features, schedule, by_seconds, e.curve_samples,
+                        run.seed, e.batch_size)
+
+
+def curve_points(directory: Path) -> int:
+    return len(_read_rows(Path(directory) / QUALITY))
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The points recorded so far; none when the file is missing or damaged (they are then
+    measured again after the checkpoint they follow)."""
+    try:
+        with path.open() as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            int(row["step"]), float(row["seconds"])
+        return rows
+    except (OSError, KeyError, TypeError, ValueError, csv.Error):
+        return []
+
+
+def _read_strips(path: Path) -> list[tuple[int, torch.Tensor]]:
+    try:
+        saved = torch_load(path, "curve samples")
+        return list(zip(saved["steps"], saved["samples"], strict=True))
+    except (FileNotFoundError, CorruptFileError, KeyError, TypeError, ValueError):
+        return []

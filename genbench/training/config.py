@@ -1,0 +1,57 @@
+"""Training settings, and the device they run on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class TrainConfig:
+    epochs: float | None = None
+    steps: int | None = None
+    seconds: float | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    schedule: str = "constant"  # or "cosine" (needs an epochs or steps budget)
+    warmup_steps: int = 0
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    amp: bool = True  # bf16 autocast, on CUDA only
+    compile: bool = False
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    wandb: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        budgets = {k: v for k, v in (("epochs", self.epochs), ("steps", self.steps),
+                                     ("seconds", self.seconds)) if v is not None}
+        if len(budgets) != 1:
+            raise ValueError("give exactly one training budget: epochs, steps or seconds "
+                             f"(got {budgets or 'none'})")
+        for k, v in budgets.items():
+            if not v > 0:
+                raise ValueError(f"the {k} budget must be greater than 0, got {v}")
+        for k in ("batch_size", "log_every", "checkpoint_every"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be greater than 0, got {self.lr}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.schedule == "cosine" and self.seconds is not None:
+            raise ValueError("a cosine schedule needs a steps or epochs budget, not seconds")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

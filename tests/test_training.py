@@ -1,0 +1,136 @@
+"""The Trainer's budget clock and its callback hook: saves and evaluations never count as
+training time, callbacks leave training untouched, curve points survive a resume."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from genbench import metrics, models
+from genbench.benchmarks.curves import QUALITY, QualityCurve
+from genbench.io import torch_load
+from genbench.training import LogSpaced, Progress, TrainConfig, Trainer
+from genbench.training import trainer as trainer_module
+
+
+def _fit(data, out, steps, callbacks=(), **config):
+    torch.manual_seed(0)
+    model = models.create("vae", data.image_shape, data.num_classes)
+    settings = {"steps": steps, "batch_size": 64, "log_every": 7, "checkpoint_every": 5,
+                "progress": False, "device": "cpu", **config}
+    trainer = Trainer(TrainConfig(**settings), out, "vae", list(callbacks))
+    return trainer, trainer.fit(model, data)
+
+
+class Sleeper:
+    """A callback that costs `seconds` every `every` steps, and counts its runs."""
+
+    def __init__(self, seconds: float, every: int) -> None:
+        self.seconds, self.every, self.runs = seconds, every, 0
+
+    def resume(self, progress: Progress) -> None:
+        pass
+
+    def due(self, progress: Progress) -> bool:
+        return progress.final or progress.step % self.every == 0
+
+    def __call__(self, model, progress: Progress) -> None:
+        self.runs += 1
+        torch.randn(1000)  # draws from the random stream: the Trainer must isolate it
+        time.sleep(self.seconds)
+
+
+def test_saves_and_callbacks_do_not_count_as_training_time(sprites, tmp_path, monkeypatch):
+    train, _ = sprites
+    _, fast = _fit(train, tmp_path / "fast", 20)
+    save = trainer_module.atomic_torch_save
+
+    def slow_save(*args, **kwargs):
+        time.sleep(0.3)
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "atomic_torch_save", slow_save)
+    sleeper = Sleeper(0.3, every=4)
+    start = time.perf_counter()
+    _, slow = _fit(train, tmp_path / "slow", 20, [sleeper])
+    wall = time.perf_counter() - start
+    assert wall > 3.0  # 4 periodic saves, 5 callback runs (+ their saves): all slow
+    assert slow.seconds < fast.seconds + 0.6, (slow.seconds, fast.seconds)
+    assert slow.eval_seconds >= sleeper.runs * 0.3 and sleeper.runs == 5
+
+
+def test_callbacks_leave_training_untouched(sprites, tmp_path):
+    train, _ = sprites
+    plain, _ = _fit(train, tmp_path / "plain", 20)
+    watched, _ = _fit(train, tmp_path / "watched", 20, [Sleeper(0.0, every=3)])
+    for (k, a), (_, b) in zip(plain.model.state_dict().items(),
+                              watched.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_loss_curve_always_has_a_header_and_the_last_step(sprites, tmp_path):
+    train, _ = sprites
+    _fit(train, tmp_path, 3, log_every=50)
+    curve = pd.read_csv(tmp_path / "curves.csv")
+    assert list(curve["step"]) == [3] and "loss" in curve
+
+
+def test_log_spaced_points():
+    points = LogSpaced(5, 2)
+    assert [points.index(x) for x in (0, 4.9, 5, 9.99, 10, 39, 40, 41)] == [0, 0, 1, 1, 2, 3, 4, 4]
+    with pytest.raises(ValueError, match="growth > 1"):
+        LogSpaced(5, 1)
+
+
+class Killer(Sleeper):
+    """A callback that interrupts training at a given step, as Ctrl-C would."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(0.0, every=step)
+
+    def due(self, progress: Progress) -> bool:
+        return progress.step == self.every
+
+    def __call__(self, model, progress: Progress) -> None:
+        raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def space(sprites, tmp_path_factory):
+    train, test = sprites
+    settings = metrics.ClassifierSettings(epochs=1, batch_size=64)
+    path, accuracy = metrics.load_or_train(tmp_path_factory.mktemp("clf"), train, test, settings)
+    return metrics.FeatureSpace("classifier", path, accuracy)
+
+
+def _curve(directory, space, test):
+    reference = metrics.extract_features(test.images[:200], space)
+    return QualityCurve(directory, space, reference, LogSpaced(4, 2), by_seconds=False,
+                        samples=64, batch_size=64)
+
+
+def test_resumed_curve_keeps_its_points_and_equals_an_uninterrupted_one(sprites, space,
+                                                                        tmp_path):
+    train, test = sprites
+    _fit(train, tmp_path / "whole", 20, [_curve(tmp_path / "whole", space, test)])
+    whole = pd.read_csv(tmp_path / "whole" / QUALITY)
+    assert list(whole["step"]) == [4, 8, 16, 20] and whole["fid"].notna().all()
+
+    # Killed at step 12: points at 4 and 8 are written, the last checkpoint is at 10.
+    parts = tmp_path / "parts"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(train, parts, 20, [_curve(parts, space, test), Killer(12)])
+    before = pd.read_csv(parts / QUALITY)
+    assert list(before["step"]) == [4, 8]
+    _fit(train, parts, 20, [_curve(parts, space, test)])
+    resumed = pd.read_csv(parts / QUALITY)
+    same = [c for c in resumed.columns if c not in ("seconds", "eval_seconds")]  # clocks
+    pd.testing.assert_frame_equal(resumed[same], whole[same])
+    # Points before the checkpoint were kept, not measured again (their cost is unchanged).
+    pd.testing.assert_frame_equal(resumed.iloc[:2], before.iloc[:2])
+    assert list(resumed["step"]) == [4, 8, 16, 20]
+    progress = torch_load(parts / "progress.pt")
+    assert progress["steps"] == [4, 8, 16, 20] and progress["samples"].shape[:2] == (4, 8)
