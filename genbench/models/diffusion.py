@@ -9,7 +9,7 @@ Training (Algorithm 1 of DDPM, with the network's target a choice):
            min(SNR, gamma) ||x0 - x0_hat||^2, which stops the easy low-noise steps from
            dominating the gradient, with SNR = abar / (1 - abar).
 Sampling (DDIM, eq. 12): on a sub-sequence of S timesteps,
-    x0_hat, eps_hat from f (x0_hat clipped to [-1, 1], eps_hat re-derived from it)
+    x0_hat, eps_hat from f (optionally x0_hat clipped to [-1, 1], eps_hat re-derived)
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - s^2) eps_hat + s z
     with s = eta * sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev).
 eta = 1 with S = T is DDPM's ancestral sampler; eta = 0 is deterministic DDIM.
@@ -42,6 +42,7 @@ class DiffusionConfig:
     snr_gamma: float = 5.0
     sampling_steps: int = 50  # DDIM steps at sampling time
     eta: float = 0.0
+    clip: bool = True  # clip x0_hat to [-1, 1] while sampling (and re-derive eps_hat from it)
     ema_decay: float = 0.999
 
     def __post_init__(self) -> None:
@@ -109,7 +110,8 @@ class Diffusion(GenerativeModel):
             self.config.prediction]
 
     def predict(self, x_t: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x0_hat clipped to the data range, eps_hat consistent with it) at timestep t."""
+        """(x0_hat, eps_hat) at timestep t; with `clip`, x0_hat is clipped to the data range
+        and eps_hat re-derived from it, so that the DDIM step stays consistent."""
         abar = self.alpha_bar[t]
         out = self.unet(x_t, torch.full((len(x_t),), t, device=x_t.device)).float()
         if self.config.prediction == "eps":
@@ -118,7 +120,8 @@ class Diffusion(GenerativeModel):
             x0 = abar.sqrt() * x_t - (1 - abar).sqrt() * out
         else:
             x0 = out
-        x0 = x0.clamp(-1, 1)
+        if self.config.clip:
+            x0 = x0.clamp(-1, 1)
         return x0, (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
 
     def sampling_timesteps(self, steps: int | None = None) -> list[int]:
