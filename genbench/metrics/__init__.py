@@ -26,10 +26,10 @@ from genbench.metrics.reconstruction import (
     reconstruction_errors,
     reconstruction_metrics,
 )
-from genbench.metrics.timing import generate, parameter_count, peak_memory_mb
+from genbench.metrics.timing import generate, parameter_count, peak_memory
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
            "generate", "inception_space", "likelihood_metrics", "load_classifier",
-           "load_or_train", "negative_log_likelihood", "parameter_count", "peak_memory_mb",
+           "load_or_train", "negative_log_likelihood", "parameter_count", "peak_memory",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
