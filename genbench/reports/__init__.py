@@ -1,4 +1,4 @@
-"""Tables (pandas) and figures (seaborn/matplotlib) from run directories."""
+"""The report (tables, headline, figures, slides) from run directories."""
 
 from genbench.reports.writer import ReportError, collect, write_report
 
