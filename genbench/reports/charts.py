@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from genbench.reports.images import Visuals, label, per_run
 from genbench.reports.quality import THRESHOLDS
-from genbench.reports.style import hide_ticks, panels
+from genbench.reports.style import panels
 from genbench.reports.tables import Table
 
 
@@ -124,23 +124,24 @@ def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
 
 
 def table_figure(table: Table, max_rows: int = 12) -> Figure:
-    """A table drawn for a slide: best cells in bold."""
+    """A table drawn for a slide, columns as wide as their text, best cells in bold."""
     fig, (ax,) = panels(1)
-    hide_ticks(ax)
     ax.axis("off")
-    cells = table.cells.head(max_rows)
-    drawn = ax.table(cellText=cells.values, rowLabels=list(cells.index),
-                     colLabels=[c.replace(" [", "\n[") for c in cells.columns], loc="center",
-                     cellLoc="center")
+    cells = table.cells.head(max_rows).reset_index()
+    header = [str(c).replace(" [", "\n[") for c in cells.columns]
+    widths = np.array([max(len(str(v)) for v in [h.split("\n")[0], *cells[c]]) + 2
+                       for h, c in zip(header, cells.columns, strict=True)], dtype=float)
+    drawn = ax.table(cellText=cells.values, colLabels=header, loc="center", cellLoc="center",
+                     colWidths=list(widths / max(widths.sum(), 60)))
     drawn.auto_set_font_size(False)
-    drawn.set_fontsize(16)
-    drawn.scale(1, 2.6)
+    drawn.set_fontsize(18)
+    drawn.scale(1, 2.4)
     best = table.best.head(max_rows)
     for (row, col), cell in drawn.get_celld().items():
         if row == 0:
             cell.set_text_props(weight="bold")
             cell.set_height(cell.get_height() * 1.6)
-        elif col >= 0 and best.iat[row - 1, col]:
+        elif col > 0 and best.iat[row - 1, col - 1]:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("#e6f4ea")
     return fig

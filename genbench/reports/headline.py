@@ -60,7 +60,7 @@ def findings(tables: list[Table]) -> list[Finding]:
             memory = [c for c in columns if c.startswith("peak MB") and "RSS" not in c]
             out += [_lead(t, "train img/s", "Fastest training", "{value:,.0f} images/s"),
                     _lead(t, "sample ms/img", "Fastest sampling", "{value:,.3f} ms per image"),
-                    _lead(t, memory[0], "Least memory", "{value:,.1f} MB" + memory[0][7:])
+                    _lead(t, memory[0], "Least memory", "{value:,.1f} MB")
                     if memory else None]
         elif t.key == "time-to-quality":
             reached = [c for c in columns if t.values[c].notna().any()]
