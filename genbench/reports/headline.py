@@ -47,8 +47,9 @@ def findings(tables: list[Table]) -> list[Finding]:
         if not columns:
             continue
         if t.key == "samples":
-            out.append(_lead(t, columns[0], "Best samples",
-                             "FID {value:,.2f}" + _bracket(columns[0])))
+            fid = [c for c in columns if c.startswith("FID")]
+            out.append(_lead(t, fid[0], "Best samples", "FID {value:,.2f}" + _bracket(fid[0]))
+                       if fid else None)
         elif t.key == "reconstruction":
             out.append(_lead(t, columns[0], "Best reconstructions", "MSE {value:.4f}"))
         elif t.key == "likelihood":
