@@ -73,7 +73,8 @@ def plans(e: Evidence) -> list[Plan]:
         c = e.curves
         out.append(Plan("quality-vs-time", "Sample quality against training time",
                         f"{c.metric.upper()} [{c.space}] at log-spaced points of training, "
-                        "mean over seeds with a ± std band; dotted: FID 20, 10, 5",
+                        "mean over seeds with a ± std band"
+                        + ("; dotted: FID 20, 10, 5" if c.metric == "fid" else ""),
                         c.verdict() or "Quality of every model as its training goes on",
                         lambda: charts.quality_curves(c.frame, c.metric, c.space, e.colours)))
     if ranking is not None:

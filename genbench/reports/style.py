@@ -13,13 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from genbench import models  # noqa: E402
-from genbench.io import atomic_write_bytes  # noqa: E402
+from genbench import models
+from genbench.io import atomic_write_bytes
 
 SLIDE = (13.333, 7.5)  # inches: the 16:9 widescreen page of presentation software
 SLIDE_DPI = 300
