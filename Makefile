@@ -9,9 +9,18 @@ DATASET ?= mnist
 OUT ?= reports/$(SUITE)-$(DATASET)
 ARGS ?=
 
-.PHONY: setup test test-fast lint benchmark report perf clean
+.PHONY: setup browser test test-fast lint benchmark report perf clean
 
-setup: $(BIN)/genbench
+setup: $(BIN)/genbench browser
+
+# The system Chromium that the report's browser test drives (Playwright, in the dev extra,
+# uses it instead of downloading a browser). Installed with apt where apt exists and we are
+# root; elsewhere a note says what to install.
+browser:
+	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "setup: no /usr/bin/chromium; install Debian's chromium package for the" \
+		        "report's browser test (it is skipped without it)"
 
 $(BIN)/genbench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

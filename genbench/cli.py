@@ -41,7 +41,7 @@ def _settings(pairs: list[str] | None, flag: str) -> dict[str, Any]:
 def cmd_data_list(args: argparse.Namespace) -> int:
     from genbench import datasets
 
-    rows = []
+    rows, problems = [], []
     for name in datasets.available():
         spec = datasets.get_spec(name)
         if spec.root_is_data and not args.data_root:
@@ -51,16 +51,37 @@ def cmd_data_list(args: argparse.Namespace) -> int:
             train = datasets.load(name, "train", args.data_root, download=False)
             test = datasets.load(name, "test", args.data_root, download=False)
         except (datasets.DatasetUnavailable, datasets.DatasetCorrupt) as error:
-            first = str(error).splitlines()[0]
-            rows.append((name, "no", "", "", first[:90]))
+            rows.append((name, "no", "", "", "see below"))
+            problems.append((name, str(error)))
             continue
         shape = "x".join(str(s) for s in train.image_shape)
         rows.append((name, "yes", f"{len(train)}/{len(test)}", shape, train.meta["source"]))
     header = ("dataset", "available", "train/test", "shape (CxHxW)", "source")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
     for r in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths, strict=True)), r[4])
+        left = "  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths, strict=True))
+        print(left, _wrap(r[4], len(left) + 1))
+    for name, message in problems:  # whole messages: they say which files to put where
+        print(f"\n{name}:\n  {_wrap(message, 2)}")
     return 0
+
+
+def _wrap(text: str, indent: int) -> str:
+    """Every line of `text` wrapped to the terminal, indented by `indent` after the first;
+    a line's own indentation (a list item's) is kept on its continuation lines."""
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size().columns - indent)
+    out = []
+    for line in text.splitlines() or [""]:
+        body = line.lstrip()
+        lead = line[:len(line) - len(body)]
+        item = lead + ("- " if body.startswith("- ") else "")
+        out += textwrap.wrap(body, width, initial_indent=lead,
+                             subsequent_indent=" " * len(item), break_on_hyphens=False,
+                             break_long_words=False) or [""]
+    return ("\n" + " " * indent).join(out)
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:

@@ -2,11 +2,13 @@
 
 Every file genbench produces is written to a temporary name in the same
 directory and renamed, so a reader never sees a half-written file, whatever
-moment the process is killed at.
+moment the process is killed at. Files get the mode an ordinary `open` would give
+them (0644 under the usual umask 022), so that colleagues and web servers can read them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -22,11 +24,23 @@ class CorruptFileError(RuntimeError):
     """A file genbench wrote earlier cannot be read back."""
 
 
+@functools.cache
+def file_mode() -> int:
+    """0666 less the umask: what `open(path, "w")` gives a new file.
+
+    Read once: os.umask can only be read by setting it, which is not thread-safe.
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())  # mkstemp creates 0600; the renamed file keeps its mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -230,3 +230,22 @@ def test_generate_returns_uint8_images_and_a_rate(sprites):
     images, rate = metrics.generate(model, 10, batch_size=4)
     assert images.shape == (10, *train.image_shape) and images.dtype == torch.uint8
     assert rate > 0 and metrics.parameter_count(model) > 0
+
+
+def test_peak_memory_on_cpu_differs_between_models_and_leaves_training_alone(sprites):
+    train, _ = sprites
+    cpu = torch.device("cpu")
+
+    def memory(name, **config):
+        return metrics.peak_memory(cpu, lambda: models.create(name, train.image_shape,
+                                                             train.num_classes, **config),
+                                   train, 32, 1e-3)
+
+    state = torch.get_rng_state()
+    small, large = memory("vae", latent_dim=2), memory("gan", width=8)
+    assert torch.equal(torch.get_rng_state(), state)  # the run's random stream is untouched
+    assert small["peak_memory_measure"] == "CPU, live tensors in a training step"
+    # An MLP VAE's weights alone (x3 with Adam's two moments, +1 for gradients) set a floor.
+    weights = metrics.parameter_count(models.create("vae", train.image_shape, latent_dim=2))
+    assert small["peak_memory_mb"] > 4 * weights * 4 / 2**20
+    assert large["peak_memory_mb"] != small["peak_memory_mb"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from genbench.benchmarks import store
 from genbench.cli import main
@@ -99,9 +101,19 @@ def test_report_has_one_row_per_run_and_every_capability_measured(reference):
     assert "data:image/png;base64," in html and "FID [classifier, n=200]" in html
     assert "src='figures" not in html  # self-contained
     figures = {p.name for p in (out / "figures").iterdir()}
-    for name in ("samples", "reconstructions", "curves", "quality-vs-time", "metrics",
+    for name in ("headline", "samples", "reconstructions", "curves", "sample-quality",
                  "latent-map", "interpolations", "traversals", "label-grid"):
         assert f"sprites-{name}.png" in figures and f"sprites-{name}.pdf" in figures
+    assert (out / "slides.pdf").read_bytes().startswith(b"%PDF")
+    # memory that differs between models and says what it measures
+    assert frame["peak_memory_mb"].nunique() == len(frame)
+    assert "peak MB (CPU, live tensors in a training step)" in html
+    visuals = torch.load(out / "runs/vae-sprites-s0/visuals.pt", weights_only=False)
+    assert visuals["latent_label_names"] == ["square", "ellipse", "heart"]  # the legend's
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
+    assert modes == {0o666 & ~umask}  # readable by others under the usual umask 022
 
 
 def test_rerun_skips_finished_runs(reference, capsys):

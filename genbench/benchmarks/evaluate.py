@@ -117,7 +117,8 @@ def evaluate_run(directory: str | Path, fid_weights: str | None = None,
     metrics, visuals = measure(model, run, train, test)
     metrics.update({k: training.get(k) for k in ("train_seconds", "train_steps", "train_epochs",
                                                  "train_images_per_second", "eval_seconds",
-                                                 "curve_points", "peak_memory_mb", "device")})
+                                                 "curve_points", "peak_memory_mb",
+                                                 "peak_memory_measure", "device")})
     atomic_torch_save(directory / store.VISUALS, visuals)
     atomic_write_json(directory / store.METRICS, metrics)
     return metrics

@@ -23,7 +23,7 @@ from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_dat
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
-from genbench.metrics import peak_memory_mb
+from genbench.metrics import peak_memory
 from genbench.training import CHECKPOINT, Trainer
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,13 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
             y = None if test.labels is None else test.labels[:32].to(trainer.device)
             pairs = torch.stack([to_float(x), sampler.reconstruct(to_float(x), y).float()], 1)
             save_grid(directory / "reconstructions.png", pairs.flatten(0, 1), nrow=16)
+    memory = peak_memory(trainer.device, lambda: build_model(run, train), train,
+                         run.train.batch_size, run.train.lr, run.train.weight_decay)
     summary = {"train_steps": result.steps, "train_epochs": result.epochs,
                "train_seconds": result.seconds,
                "train_images_per_second": result.images_per_second,
                "eval_seconds": result.eval_seconds, "curve_points": curve_points(directory),
-               "final_losses": result.final_losses, "device": str(trainer.device),
-               "peak_memory_mb": peak_memory_mb(trainer.device)}
+               "final_losses": result.final_losses, "device": str(trainer.device), **memory}
     atomic_write_json(train_file, summary)
     return summary
 

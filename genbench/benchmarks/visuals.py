@@ -39,6 +39,7 @@ def run_visuals(model: GenerativeModel, test: ImageData, samples: torch.Tensor,
             out["latent_grid"] = latent_grid(model)
     if model.conditional:
         out["label_grid"] = label_grid(model)
+        out["label_names"] = test.meta.get("class_names")
     if hasattr(model, "denoise"):
         _, frames = model.denoise(4, keep=8)
         out["denoising"] = to_uint8(torch.stack(frames, 1).float()).cpu()  # [4, 8, C, H, W]
@@ -59,8 +60,23 @@ def latent_map(model: GenerativeModel, test: ImageData, seed: int,
     else:
         tsne = TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(codes) - 1))
         points, method = torch.from_numpy(tsne.fit_transform(codes.numpy())).float(), "t-SNE"
+    labels, names, title = categories(test, n)
     return {"latent_dim": dim, "latent_points": points, "latent_method": method,
-            "latent_labels": None if test.labels is None else test.labels[:n].clone()}
+            "latent_labels": labels, "latent_label_names": names, "latent_label_title": title}
+
+
+def categories(test: ImageData, n: int) -> tuple[torch.Tensor | None, list[str] | None, str]:
+    """What colours a latent map, with the names its legend shows: the class labels, else a
+    binary attribute (CelebA: 'Male')."""
+    if test.labels is not None:
+        names = test.meta.get("class_names")
+        return test.labels[:n].clone(), None if names is None else list(names), "class"
+    attributes = test.meta.get("attribute_names") or []
+    if test.attributes is not None and attributes:
+        i = attributes.index("Male") if "Male" in attributes else 0
+        return (test.attributes[:n, i].clone(), [f"not {attributes[i]}", attributes[i]],
+                attributes[i])
+    return None, None, ""
 
 
 def latent_grid(model: GenerativeModel, n: int = GRID) -> torch.Tensor:

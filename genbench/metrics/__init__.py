@@ -27,11 +27,11 @@ from genbench.metrics.reconstruction import (
     reconstruction_errors,
     reconstruction_metrics,
 )
-from genbench.metrics.timing import generate, parameter_count, peak_memory_mb
+from genbench.metrics.timing import generate, parameter_count, peak_memory
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
            "generate", "inception_space", "kid_subset_size", "likelihood_metrics",
            "load_classifier", "load_or_train", "metrics_from_features",
-           "negative_log_likelihood", "parameter_count", "peak_memory_mb", "real_features",
+           "negative_log_likelihood", "parameter_count", "peak_memory", "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import resource
-import sys
+import itertools
+import os
 import time
+from collections.abc import Callable
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
-from genbench.datasets import to_uint8
+from genbench.datasets import ImageData, to_float, to_uint8
 from genbench.models import GenerativeModel
 
 
@@ -41,9 +43,53 @@ def generate(model: GenerativeModel, n: int, batch_size: int = 500,
     return torch.cat(out), n / max(seconds, 1e-9)
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak memory of this process: CUDA allocator peak on a GPU, else peak RSS."""
+CUDA_PEAK = "CUDA, peak allocated over the run"
+STEP_PEAK = "live tensors in a training step"
+
+
+def peak_memory(device: torch.device, make_model: Callable[[], GenerativeModel],
+                data: ImageData, batch_size: int, lr: float,
+                weight_decay: float = 0.0) -> dict[str, float | str]:
+    """Peak memory of a run, and what it measures.
+
+    On CUDA, the allocator's peak over the run (reset by the caller before training). Elsewhere
+    the process's resident size says nothing about the model (several runs share one process,
+    and the peak RSS only grows), so it is the peak of live tensors during one training step
+    of a fresh copy of the model: weights, optimizer state, batch, activations and gradients.
+    """
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+        mb = torch.cuda.max_memory_allocated(device) / 2**20
+        return {"peak_memory_mb": mb, "peak_memory_measure": CUDA_PEAK}
+    x = to_float(data.images[:batch_size]).to(device)
+    y = None if data.labels is None else data.labels[:batch_size].to(device)
+    with torch.random.fork_rng(devices=[]):  # the run's own random stream is left as it was
+        mb = training_step_bytes(make_model().to(device), (x, y), lr, weight_decay) / 2**20
+    return {"peak_memory_mb": mb, "peak_memory_measure": f"{device.type.upper()}, {STEP_PEAK}"}
+
+
+def training_step_bytes(model: GenerativeModel, batch: tuple[torch.Tensor, torch.Tensor | None],
+                        lr: float, weight_decay: float = 0.0) -> int:
+    """Peak bytes of live tensors in one training step (after a first, warm-up step that
+    creates the optimizer state), from torch.profiler's allocation events."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # the profiler's own log lines are noise
+    model.train()
+    optimizers = model.optimizers(lr, weight_decay)
+    x, y = batch
+    model.optimization_step(x, y, optimizers, _update)  # creates the optimizer state
+    for optimizer in optimizers:  # gradients are made again inside the profiled step
+        optimizer.zero_grad(set_to_none=True)
+    resident = [*model.parameters(), *model.buffers(), x, *([] if y is None else [y]),
+                *(t for o in optimizers for s in o.state.values() for t in s.values()
+                  if isinstance(t, torch.Tensor))]
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model.optimization_step(x, y, optimizers, _update)
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    growth = max(itertools.accumulate((e.nbytes() for e in events), initial=0))
+    return sum(t.numel() * t.element_size() for t in resident) + growth
+
+
+def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()

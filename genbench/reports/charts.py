@@ -1,0 +1,147 @@
+"""Charts (matplotlib/seaborn): quality against training time, training loss, the sample
+quality bars, latent maps coloured by class, and tables drawn for slides.
+
+Each function returns a 16:9 matplotlib Figure, or None when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from genbench.reports.images import Visuals, label, per_run
+from genbench.reports.quality import THRESHOLDS
+from genbench.reports.style import panels
+from genbench.reports.tables import Table
+
+
+def quality_curves(curves: pd.DataFrame, metric: str, space: str,
+                   colours: dict[str, tuple]) -> Figure | None:
+    """One line per model: mean over seeds against training seconds (log), ± std band."""
+    if curves.empty:
+        return None
+    fig, (ax,) = panels(1)
+    for model, curve in curves.groupby("model", sort=False):
+        colour = colours[model]
+        ax.plot(curve["seconds"], curve["value"], marker="o", color=colour, label=model)
+        spread = curve["std"].fillna(0)
+        if (curve["seeds"] > 1).any():
+            ax.fill_between(curve["seconds"], curve["value"] - spread,
+                            curve["value"] + spread, color=colour, alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    values = curves["value"][curves["value"] > 0]
+    if len(values) and values.max() / values.min() > 20:
+        ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 10 and 100, not 10^1 and 10^2
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(NullFormatter())
+    if metric == "fid":
+        for level in THRESHOLDS:
+            ax.axhline(level, color="grey", linewidth=1, linestyle=":")
+            ax.annotate(f"FID {level:g}", (1, level), xycoords=("axes fraction", "data"),
+                        xytext=(-4, 3), textcoords="offset points", ha="right",
+                        fontsize="x-small", color="grey")
+    ax.set(xlabel="training seconds (evaluation excluded)",
+           ylabel=f"{metric.upper()} [{space}]\nlower is better")
+    fig.legend(loc="outside right center")
+    return fig
+
+
+def training_curves(runs: pd.DataFrame, curves: dict[str, pd.DataFrame],
+                    colours: dict[str, tuple]) -> Figure | None:
+    """Training loss against training time, one panel per model (their losses differ in
+    scale and meaning, so they never share an axis)."""
+    chosen = [r for r in runs["run"] if r in curves and "loss" in curves[r]]
+    names = list(dict.fromkeys(label(runs, r) for r in chosen))
+    if not names:
+        return None
+    fig, axes = panels(len(names), 1.5)
+    for ax, name in zip(axes, names, strict=True):
+        for run in chosen:
+            if label(runs, run) == name:
+                c = curves[run]
+                ax.plot(c["seconds"], c["loss"], color=colours[name], alpha=0.8)
+        ax.set_title(name)
+        ax.set(xlabel="seconds", ylabel="loss")
+    return fig
+
+
+def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
+    """FID, precision and recall of one feature space as horizontal bars, best FID on top,
+    ± std over seeds."""
+    columns = [c for c in table.values.columns if c.startswith("FID")][:1] + [
+        c for c in ("precision", "recall") if c in table.values]
+    if not columns or table.values[columns[0]].notna().sum() == 0:
+        return None
+    order = table.values[columns[0]].sort_values(ascending=False).index
+    fig, axes = panels(len(columns), 0.8, sharey=True)
+    for ax, column in zip(axes, columns, strict=True):
+        values = table.values.loc[order, column]
+        spread = (table.spread.loc[order, column].fillna(0) if table.spread is not None
+                  else None)
+        ax.barh(range(len(order)), values.fillna(0), xerr=spread,
+                color=[colours[m] for m in order], capsize=4)
+        better = "lower" if table.better.get(column) == "low" else "higher"
+        ax.set_title(f"{column.split(' [')[0]} ({better} is better)")
+        ax.set_yticks(range(len(order)), list(order))
+    axes[0].set_xlabel(table.title.removeprefix("Sample quality ").strip("[]") + " features")
+    return fig
+
+
+def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
+    """Held-out codes coloured by class (legend: the class names), the latent itself when
+    2-D, else a t-SNE of it."""
+    named = next((v for v in visuals.values() if v.get("latent_labels") is not None), {})
+    names = named.get("latent_label_names")
+    labels = named.get("latent_labels")
+    count = 0 if labels is None else int(labels.max()) + 1
+    names = list(names) if names else [str(i) for i in range(count)]
+    colours = sns.color_palette("tab10" if len(names) <= 10 else "husl", max(len(names), 1))
+
+    def draw(ax, v, name):
+        points = v["latent_points"].numpy()
+        if v.get("latent_labels") is None:
+            ax.scatter(points[:, 0], points[:, 1], s=12, color="grey", linewidths=0)
+        else:
+            ax.scatter(points[:, 0], points[:, 1], s=12, linewidths=0,
+                       c=np.asarray(colours)[v["latent_labels"].numpy() % len(colours)])
+        axis = "z" if v["latent_method"] == "latent" else "t-SNE "
+        ax.set_title(f"{name} ({v['latent_method']}, {v['latent_dim']}-D)")
+        ax.set(xlabel=f"{axis}1", ylabel=f"{axis}2", xticklabels=[], yticklabels=[])
+
+    fig = per_run(runs, visuals, "latent_points", draw)
+    if fig is not None and count:
+        handles = [Line2D([], [], marker="o", linestyle="", color=c, markersize=10)
+                   for c in colours[:len(names)]]
+        fig.legend(handles, names, title=named.get("latent_label_title") or "class",
+                   loc="outside right center", fontsize="small")
+    return fig
+
+
+def table_figure(table: Table, max_rows: int = 12) -> Figure:
+    """A table drawn for a slide, columns as wide as their text, best cells in bold."""
+    fig, (ax,) = panels(1)
+    ax.axis("off")
+    cells = table.cells.head(max_rows).reset_index()
+    header = [str(c).replace(" [", "\n[") for c in cells.columns]
+    widths = np.array([max(len(str(v)) for v in [h.split("\n")[0], *cells[c]]) + 2
+                       for h, c in zip(header, cells.columns, strict=True)], dtype=float)
+    drawn = ax.table(cellText=cells.values, colLabels=header, loc="center", cellLoc="center",
+                     colWidths=list(widths / max(widths.sum(), 60)))
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(18)
+    drawn.scale(1, 2.4)
+    best = table.best.head(max_rows)
+    for (row, col), cell in drawn.get_celld().items():
+        if row == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_height(cell.get_height() * 1.6)
+        elif col > 0 and best.iat[row - 1, col - 1]:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("#e6f4ea")
+    return fig

@@ -1,0 +1,113 @@
+"""What the report reads: run directories only (metrics.json, quality.csv, curves.csv,
+visuals.pt, failed.json) and the suite's reference.json. Nothing here trains or plots."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genbench.benchmarks import store
+from genbench.io import CorruptFileError, read_json, torch_load
+
+log = logging.getLogger(__name__)
+QUALITY = "quality.csv"  # the run's quality curve: one row per evaluation during training
+CURVES = "curves.csv"  # the training loss, every log_every steps
+IDENTITY = ["run", "model", "family", "dataset", "seed"]
+
+
+def collect(out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One row per complete run, and a list of the runs that failed or are unusable."""
+    rows, problems = [], []
+    for run_id in store.suite_runs(out):
+        directory = store.run_dir(out, run_id)
+        state = store.status(directory)
+        if state == "done":
+            metrics = store.read_metrics(directory)
+            if metrics is None:
+                problems.append({"run": run_id, "status": "damaged", "stage": "report",
+                                 "error": f"{directory / store.METRICS} is unreadable; rerun "
+                                          "the benchmark to measure this run again"})
+                continue
+            capabilities = metrics.pop("capabilities", {})
+            rows.append({**metrics, **{f"can_{k}": v for k, v in capabilities.items()},
+                         "status": "done"})
+        elif state == "failed":
+            try:
+                failure = read_json(directory / store.FAILED)
+            except CorruptFileError as error:
+                failure = {"stage": "?", "error": str(error)}
+            problems.append({"run": run_id, "status": "failed",
+                             "stage": failure.get("stage"), "error": failure.get("error")})
+        else:
+            problems.append({"run": run_id, "status": "incomplete", "stage": "",
+                             "error": "not finished; rerun the benchmark to complete it"})
+    return pd.DataFrame(rows), problems
+
+
+def load_visuals(out: Path, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """visuals.pt of every run ({} where absent or damaged: its figures are left out)."""
+    visuals = {}
+    for run_id in runs["run"]:
+        path = store.run_dir(out, run_id) / store.VISUALS
+        try:
+            visuals[run_id] = torch_load(path, "figure data") if path.exists() else {}
+        except CorruptFileError as error:
+            log.warning("%s; its figures are left out", error)
+            visuals[run_id] = {}
+    return visuals
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return None
+
+
+def load_curves(out: Path, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The training-loss curve of every run that has one."""
+    curves = {run: _read_csv(store.run_dir(out, run) / CURVES) for run in runs["run"]}
+    return {run: frame for run, frame in curves.items() if frame is not None and len(frame)}
+
+
+def load_quality(out: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run's quality curve in one long frame: the run's identity, then quality.csv's
+    columns (step, epoch, images, seconds, eval_seconds, n, kid, kid_std, fid, extractor...).
+    Runs without quality.csv (older runs, or `curve = false`) are simply absent."""
+    frames = []
+    for _, row in runs.iterrows():
+        frame = _read_csv(store.run_dir(out, row["run"]) / QUALITY)
+        if frame is None or "seconds" not in frame or frame.empty:
+            continue
+        identity = pd.DataFrame({key: row.get(key) for key in IDENTITY}, index=frame.index)
+        frames.append(pd.concat([identity, frame.drop(columns=IDENTITY, errors="ignore")],
+                                axis=1).sort_values("seconds"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=IDENTITY)
+
+
+def load_reference(out: Path) -> list[dict[str, Any]]:
+    """reference.json (real data scored against itself) as a list of entries with a `dataset`
+    key; written as {dataset: {...}} by earlier versions and as a list of entries since."""
+    try:
+        data = read_json(out / store.REFERENCE)
+    except (FileNotFoundError, CorruptFileError):
+        return []
+    if isinstance(data, dict) and isinstance(data.get("entries"), list):
+        data = data["entries"]
+    if isinstance(data, dict):
+        data = [{"dataset": name, **entry} for name, entry in data.items()
+                if isinstance(entry, dict)]
+    return [e for e in data if isinstance(e, dict) and "dataset" in e and "fid" in e] \
+        if isinstance(data, list) else []
+
+
+def reference_for(entries: list[dict[str, Any]], dataset: str, extractor: str | None = None,
+                  n: int | None = None) -> dict[str, Any] | None:
+    """The reference entry of a dataset, the one in the given feature space when there is one."""
+    mine = [e for e in entries if e["dataset"] == dataset]
+    same = [e for e in mine if e.get("fid_extractor") == extractor
+            and (n is None or e.get("fid_samples") == n)]
+    return (same or mine or [None])[0]

@@ -1,0 +1,88 @@
+"""One look for every figure: 16:9 pages, projector-size fonts, a fixed colour per model.
+
+Every figure is drawn once, at the size of a widescreen slide (13.33 x 7.5 in) with
+seaborn's "talk" fonts (labels 18 pt), and saved as a 300-dpi PNG and a PDF; the HTML report
+embeds a smaller rendering of the same figure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from genbench import models
+from genbench.io import atomic_write_bytes
+
+SLIDE = (13.333, 7.5)  # inches: the 16:9 widescreen page of presentation software
+SLIDE_DPI = 300
+HTML_DPI = 96  # 1280 x 720 pixels: sharp in the report's column, light to embed
+
+
+@contextmanager
+def theme():
+    """seaborn's whitegrid style with "talk" font sizes, for the figures drawn inside."""
+    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("talk"),
+          "figure.figsize": SLIDE, "savefig.facecolor": "white"}
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def palette(names: list[str]) -> dict[str, tuple]:
+    """Registry models keep one colour everywhere; suite variants get the next ones."""
+    order = models.available() + sorted(set(names) - set(models.available()))
+    colours = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
+    return {name: colours[i % len(colours)] for i, name in enumerate(order)}
+
+
+def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:
+    """(rows, columns) of n panels of width/height `aspect` that makes them largest on a
+    16:9 page."""
+    width, height = SLIDE[0], SLIDE[1] * 0.85
+
+    def size(cols: int) -> float:
+        return min(width / cols, height / math.ceil(n / cols) * aspect)
+
+    cols = max(range(1, n + 1), key=size)
+    return math.ceil(n / cols), cols
+
+
+def panels(n: int, aspect: float = 1.0, **subplot_kw) -> tuple[plt.Figure, list[plt.Axes]]:
+    """A 16:9 figure with n panels (spare grid cells hidden)."""
+    rows, cols = grid_shape(n, aspect)
+    fig = plt.figure(figsize=SLIDE, layout="constrained")
+    axes = list(fig.subplots(rows, cols, squeeze=False, **subplot_kw).flat)
+    for ax in axes[n:]:
+        ax.axis("off")
+    return fig, axes[:n]
+
+
+def save(fig: plt.Figure, directory: Path, name: str) -> tuple[Path, bytes]:
+    """NAME.png (16:9, 300 dpi, for slides) and NAME.pdf (papers) in `directory`; returns the
+    PNG's path and a smaller PNG rendering for the HTML report."""
+    png = directory / f"{name}.png"
+    for path, fmt, dpi in ((png, "png", SLIDE_DPI), (directory / f"{name}.pdf", "pdf", None)):
+        atomic_write_bytes(path, render(fig, fmt, dpi))
+    return png, render(fig, "png", HTML_DPI)
+
+
+def render(fig: plt.Figure, fmt: str, dpi: float | None = None) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi or "figure", metadata=_metadata(fmt))
+    return buffer.getvalue()
+
+
+def _metadata(fmt: str) -> dict | None:
+    # No creation date: an unchanged report rebuilds to the same bytes.
+    return {"CreationDate": None} if fmt == "pdf" else None
+
+
+def hide_ticks(ax: plt.Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
