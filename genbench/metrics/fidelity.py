@@ -94,11 +94,17 @@ class FeatureSpace:
 
     @property
     def fingerprint(self) -> str:
-        """Identity of the weights, so that cached real statistics follow them."""
+        """Identity of the weights, so that cached real statistics follow them: their checksum
+        where genbench keeps one (the same wherever the file is copied), else path, size, time."""
         if self.weights is None:
             return self.extractor
-        stat = Path(self.weights).stat()
-        key = f"{Path(self.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        path = Path(self.weights)
+        checksum = Path(f"{path}.sha256")
+        if checksum.exists():
+            key = checksum.read_text().strip()
+        else:
+            stat = path.stat()
+            key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
         return f"{self.extractor}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -147,7 +153,7 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, space: Feature
         log.info("FID on %d samples is strongly biased; use at least %d to compare models",
                     len(generated), MIN_MEANINGFUL_SAMPLES)
     rgb = space.extractor == "inception"
-    cache_name = f"genbench-{real_cache_name}-{space.fingerprint}" if real_cache_name else None
+    cache_name = _cache_name(real_cache_name, space) if real_cache_name else None
     kwargs = dict(
         input1=_Images(generated, rgb), input2=_Images(real, rgb),
         fid=True, kid=True, prc=True, kid_subset_size=min(1000, n),
@@ -173,6 +179,19 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, space: Feature
         "recall": float(result["recall"]),
         "f_score": float(result["f_score"]),
     }
+
+
+def _cache_name(real_cache_name: str, space: FeatureSpace) -> str:
+    return f"genbench-{real_cache_name}-{space.fingerprint}"
+
+
+def cached_files(space: FeatureSpace, real_cache_name: str, cache_root: Path) -> list[Path]:
+    """The files under `cache_root` that fidelity_metrics against this reference reads: the
+    real features cached by an earlier call, and the classifier's weights with their checksum."""
+    files = sorted(Path(cache_root).glob(f"{_cache_name(real_cache_name, space)}-*"))
+    if space.weights is not None and Path(cache_root) in Path(space.weights).parents:
+        files += [p for p in (Path(space.weights), Path(f"{space.weights}.sha256")) if p.exists()]
+    return files
 
 
 def _calculate(kwargs: dict) -> dict:
