@@ -26,7 +26,7 @@ pytestmark = pytest.mark.ray
 
 SUITE = """
 name = "tiny-ray"
-models = ["vae", "long"]
+models = ["vae", "long", "diverges"]
 datasets = ["sprites"]
 seeds = [0]
 resources = {{ num_cpus = 1 }}  # one torch thread per job, under either executor
@@ -56,6 +56,10 @@ batch_size = 100
 model = "gan"
 config = {{ width = 8 }}
 train = {{ steps = {long_steps} }}
+
+[model.diverges]  # fails in training: failed.json, and the suite goes on
+model = "vae"
+train = {{ lr = 1e30 }}
 """
 LONG_STEPS = 80
 QUALITY = ["fid", "kid", "precision", "recall", "mse", "psnr", "ssim", "nll_k1", "nll_k5",
@@ -165,8 +169,12 @@ def ray_run(cluster, reference, tmp_path_factory) -> KilledRun:
 def test_ray_gives_the_local_executors_runs_and_metrics(ray_run, reference):
     _, expected = reference
     out = ray_run.out
-    assert "2 run(s) done, 0 already complete, 0 failed" in ray_run.stdout
+    assert "2 run(s) done, 0 already complete, 1 failed" in ray_run.stdout
     pd.testing.assert_frame_equal(quality(out), quality(expected))
+    failure, local_failure = (json.loads((o / "runs/diverges-sprites-s0/failed.json").read_text())
+                              for o in (out, expected))
+    assert failure["stage"] == local_failure["stage"] == "training"
+    assert failure["error"] == local_failure["error"] and "became" in failure["error"]
     names = {p.relative_to(expected) for p in expected.rglob("*") if not p.name.startswith(".")}
     assert {p.relative_to(out) for p in out.rglob("*") if not p.name.startswith(".")} == names
     assert json.loads((out / "reference.json").read_text()) == json.loads(
@@ -180,7 +188,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 def test_killed_worker_resumes_from_its_last_checkpoint(ray_run):
     assert 0 < ray_run.step < LONG_STEPS  # killed in the middle of its training
     assert sorted(p.name for p in (ray_run.out / "runs").iterdir()) == [
-        "long-sprites-s0", "vae-sprites-s0"]  # every run once (and its metrics: test above)
+        "diverges-sprites-s0", "long-sprites-s0", "vae-sprites-s0"]  # every run, once
     # Resumed, not restarted: the rows logged up to the checkpoint are the very rows written
     # before the kill, wall-clock times and speeds included; the step count then goes on.
     before = [row for row in _rows(ray_run.curves) if int(row["step"]) <= ray_run.step]
@@ -195,7 +203,7 @@ def test_changing_resources_keeps_the_stored_results(reference, tmp_path, capsys
     other.write_text(suite.read_text().replace("num_cpus = 1", "num_cpus = 2"))
     shutil.copytree(expected, tmp_path / "out")
     assert benchmark(other, tmp_path / "out") == 0
-    assert "0 run(s) done, 2 already complete" in capsys.readouterr().out
+    assert "0 run(s) done, 3 already complete" in capsys.readouterr().out
 
 
 def test_shared_work_ships_every_cache_file_a_job_reads(reference, tmp_path, monkeypatch):

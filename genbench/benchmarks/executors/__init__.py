@@ -39,12 +39,17 @@ class Job:
 
 @dataclass
 class Shared:
-    """What the driver prepares once for all jobs of a suite (runner.prepare_shared)."""
+    """What the driver prepares once for all jobs of a suite (runner.prepare_shared).
 
-    floors: dict[str, dict[str, Any]]  # per dataset: real images against the reference
-    files: dict[str, Path] = field(default_factory=dict)  # cache files jobs read, by their
-    #                                                       path relative to the data cache
-    data: dict[str, tuple[ImageData, ImageData]] = field(default_factory=dict)  # by data_key
+    floors: per dataset, real images measured against the reference (reference.json).
+    files: the cache files jobs read (classifier weights, real features), by their path
+        relative to the data cache; an executor without a shared file system copies them.
+    data: the (train, test) splits of each dataset, by evaluate.data_key.
+    """
+
+    floors: dict[str, dict[str, Any]]
+    files: dict[str, Path] = field(default_factory=dict)
+    data: dict[str, tuple[ImageData, ImageData]] = field(default_factory=dict)
 
     def add_cache_files(self, cache: Path, paths: list[Path]) -> None:
         """Files under the data cache `cache` that jobs read: a worker gets copies."""
