@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,8 @@ def ray_run(cluster, reference, tmp_path_factory) -> KilledRun:
         if driver.poll() is None:
             driver.kill()
     assert driver.returncode == 0, stderr
+    left = list(Path(tempfile.gettempdir()).glob(f"genbench-job-{worker.pid}-*"))
+    assert not left, "the retried job removes the scratch directory the killed one left"
     return KilledRun(out, stdout, step, curves)
 
 

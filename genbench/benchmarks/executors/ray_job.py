@@ -4,6 +4,7 @@ to the driver's mailbox as they are written (see ray.py for the whole picture)."
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from genbench.datasets import ImageData
 from genbench.io import atomic_write_bytes, atomic_write_json
 
 SHIP_SECONDS = 0.5  # how often a running job's new files leave for the driver
+SCRATCH = "genbench-job-"  # + worker pid: a job's scratch directory in the system temp dir
 
 
 class Mailbox:
@@ -57,7 +59,8 @@ def run_job(config: dict[str, Any], key: str, files: dict[str, bytes],
 
     run_id = RunConfig.from_dict(config).run_id
     newest = ray.get(mailbox.start.remote(run_id))  # from an attempt that died, if any
-    with tempfile.TemporaryDirectory(prefix="genbench-") as scratch:
+    remove_scratch_of_dead_workers()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         cache, directory = Path(scratch, "cache"), Path(scratch, "run")
         write_files(cache, cache_files)
         write_files(directory, {**files, **newest})
@@ -67,6 +70,25 @@ def run_job(config: dict[str, Any], key: str, files: dict[str, bytes],
         with _environ("GENBENCH_CACHE", str(cache)), provided_data({key: splits}), \
                 Shipper(directory, run_id, mailbox):
             return execute(config, str(directory), False, threads)
+
+
+def remove_scratch_of_dead_workers() -> None:
+    """A worker killed in the middle of a job leaves its scratch directory behind; the next
+    job on that machine removes it."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
+        pid = path.name.removeprefix(SCRATCH).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_files(directory: Path, files: dict[str, bytes]) -> None:
