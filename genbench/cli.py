@@ -225,7 +225,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
               f"comparable with published values; use --fid-samples {MIN_MEANINGFUL_SAMPLES} or "
               "more for comparisons", file=sys.stderr)
     out = Path(args.out or f"reports/{suite.name}")
-    result = run_suite(suite, out, jobs=args.jobs, force=args.force,
+    result = run_suite(suite, out, jobs=args.jobs, executor=args.executor,
+                       address=args.address, force=args.force,
                        retry_failed=args.retry_failed, report=not args.no_report,
                        progress=not args.quiet, data_root=args.data_root,
                        download=False if args.no_download else None,
@@ -327,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", help="only these datasets")
     p.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     p.add_argument("--out", help="results directory (default reports/SUITE)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="parallel worker processes (--executor local)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this machine (default); ray: a Ray cluster")
+    p.add_argument("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: "
+                   "a local Ray instance for this command)")
     p.add_argument("--force", action="store_true",
                    help="replace results of a different suite or configuration in --out")
     p.add_argument("--retry-failed", action="store_true", help="rerun runs that failed")
@@ -351,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from genbench.benchmarks import RunIncomplete, StoreError
+    from genbench.benchmarks.executors import ExecutorError
     from genbench.config import ConfigError
     from genbench.datasets import DatasetCorrupt, DatasetUnavailable
     from genbench.io import CorruptFileError
@@ -359,8 +366,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from genbench.training import NonFiniteLoss
 
     return (ConfigError, DatasetUnavailable, DatasetCorrupt, CorruptFileError, StoreError,
-            FidelityError, RunIncomplete, ReportError, NonFiniteLoss, KeyError, ValueError,
-            FileNotFoundError)
+            FidelityError, RunIncomplete, ReportError, NonFiniteLoss, ExecutorError, KeyError,
+            ValueError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:

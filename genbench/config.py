@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,24 @@ class EvalConfig:
 
 
 @dataclass
+class Resources:
+    """What one job asks of a cluster. Like the device, not part of a run's identity
+    (store.identity): changing it keeps the results already stored."""
+
+    num_cpus: int | None = None  # CPUs, and torch threads, per job (None: the executor's default)
+    num_gpus: float | None = None  # None: 1 if the device is cuda/auto and the cluster has GPUs
+
+    def __post_init__(self) -> None:
+        if self.num_cpus is not None and (type(self.num_cpus) is not int or self.num_cpus < 1):
+            raise ValueError(f"num_cpus must be a whole number of at least 1 (it is also the "
+                             f"job's thread count), got {self.num_cpus!r}")
+        if self.num_gpus is not None and (type(self.num_gpus) not in (int, float)
+                                          or not self.num_gpus >= 0):
+            raise ValueError(f"num_gpus must be a number of at least 0 (0.5: two jobs share a "
+                             f"GPU), got {self.num_gpus!r}")
+
+
+@dataclass
 class RunConfig:
     """One job: a model (with its settings) trained and measured on one dataset, one seed."""
 
@@ -91,6 +109,7 @@ class RunConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
     eval: EvalConfig = field(default_factory=EvalConfig)
+    resources: Resources = field(default_factory=Resources)
 
     def __post_init__(self) -> None:
         try:
@@ -112,7 +131,8 @@ class RunConfig:
         return cls(name=d["name"], model=d["model"], data=DataConfig(**d["data"]),
                    seed=d["seed"], model_config=d["model_config"],
                    train=_build(TrainConfig, d["train"], "train"),
-                   eval=_build(EvalConfig, d["eval"], "eval"))
+                   eval=_build(EvalConfig, d["eval"], "eval"),
+                   resources=_build(Resources, d.get("resources", {}), "resources"))
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -132,7 +152,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 # -- suites --------------------------------------------------------------------------------
 SUITE_KEYS = {"name", "description", "models", "datasets", "seeds", "data", "train", "eval",
-              "model", "dataset"}
+              "resources", "model", "dataset"}
+MODEL_KEYS = ("model", "config", "train", "eval", "data", "resources")
 
 
 @dataclass
@@ -142,10 +163,12 @@ class Suite:
     TOML layout:
         models = ["vae", "gan"]; datasets = ["mnist"]; seeds = [0]
         [data] / [train] / [eval]        shared settings
+        resources = {num_cpus, num_gpus} what each job asks of a cluster (Ray)
         [dataset.NAME]                   options of one dataset (e.g. sprites: size = 32)
         [model.NAME]                     per-entry: model = "vae" (a variant of a
                                          registered model), config = {...},
-                                         train = {...}, eval = {...}
+                                         train = {...}, eval = {...},
+                                         resources = {...}
     """
 
     name: str
@@ -156,6 +179,7 @@ class Suite:
     data: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
     model: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -167,10 +191,10 @@ class Suite:
     def _run(self, entry: str, dataset: str, seed: int) -> RunConfig:
         over = self.model.get(entry, {})
         where = f"model.{entry}"
-        extra = set(over) - {"model", "config", "train", "eval", "data"}
+        extra = set(over) - set(MODEL_KEYS)
         if extra:
-            raise ConfigError(f"[{where}] has no key {sorted(extra)}; keys: model, config, "
-                              "train, eval, data")
+            raise ConfigError(f"[{where}] has no key {sorted(extra)}; keys: "
+                              f"{', '.join(MODEL_KEYS)}")
         base = over.get("model", entry)
         if base not in models.available():
             known = ", ".join(models.available() + sorted(set(self.model) - set(
@@ -183,9 +207,11 @@ class Suite:
                        f"{where}.train" if over.get("train") else "train")
         evaluation = _build(EvalConfig, {**self.eval, **over.get("eval", {})},
                             f"{where}.eval" if over.get("eval") else "eval")
+        resources = _build(Resources, {**self.resources, **over.get("resources", {})},
+                           f"{where}.resources" if over.get("resources") else "resources")
         return RunConfig(name=entry, model=base, data=data, seed=seed,
                          model_config=dict(over.get("config", {})), train=train,
-                         eval=evaluation)
+                         eval=evaluation, resources=resources)
 
     def select(self, models_: list[str] | None = None, datasets_: list[str] | None = None,
                seeds: int | list[int] | None = None) -> Suite:
@@ -212,7 +238,7 @@ class Suite:
 
 
 def suites_dir() -> Path:
-    return Path(str(resources.files("genbench.benchmarks") / "suites"))
+    return Path(str(files("genbench.benchmarks") / "suites"))
 
 
 def available_suites() -> list[str]:
@@ -243,7 +269,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
     suite = Suite(name=raw.get("name", path.stem), description=raw.get("description", ""),
                   models=raw["models"], datasets=raw["datasets"], seeds=raw["seeds"],
                   data=raw.get("data", {}), train=raw.get("train", {}),
-                  eval=raw.get("eval", {}), model=raw.get("model", {}),
+                  eval=raw.get("eval", {}), resources=raw.get("resources", {}),
+                  model=raw.get("model", {}),
                   dataset=raw.get("dataset", {}))
     suite.validate()
     return suite

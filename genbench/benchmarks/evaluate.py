@@ -10,6 +10,8 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,32 @@ class RunIncomplete(RuntimeError):
     """The run directory has no finished training to evaluate."""
 
 
+# Splits handed to this process instead of read from the data root (see provided_data).
+_PROVIDED: dict[str, tuple[ImageData, ImageData]] = {}
+
+
+def data_key(data: DataConfig) -> str:
+    """What names a run's data: runs with equal keys train and measure on the same tensors."""
+    return json.dumps([data.name, data.root, sorted(data.options.items()), data.max_train],
+                      default=str)
+
+
+@contextmanager
+def provided_data(splits: dict[str, tuple[ImageData, ImageData]]) -> Iterator[None]:
+    """Within the block, load_run_data returns these (train, test) splits, by data_key: a
+    worker without the data files measures on the tensors its driver loaded."""
+    _PROVIDED.update(splits)
+    try:
+        yield
+    finally:
+        for key in splits:
+            _PROVIDED.pop(key, None)
+
+
 def load_run_data(data: DataConfig) -> tuple[ImageData, ImageData]:
     """(training images, held-out images) of a run, the training ones capped at max_train."""
+    if data_key(data) in _PROVIDED:
+        return _PROVIDED[data_key(data)]
     train = datasets.load(data.name, "train", data.root, data.download, **data.options)
     test = datasets.load(data.name, "test", data.root, data.download, **data.options)
     if data.max_train:

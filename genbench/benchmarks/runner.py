@@ -4,28 +4,34 @@ Order of work: validate everything (configuration, data availability, FID
 weights) before any training; then for each job that is not complete, train
 (resuming a checkpoint) and evaluate. A failed job records its error and the
 suite goes on. Shared per-dataset work (the FID classifier, the real
-features) is done once, in this process, before jobs fan out to workers.
+features) is done once, in this process, before jobs fan out to an executor
+(executors/: local processes, or Ray).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
-from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import data_cache, feature_space, load_run_data, reference_images
-from genbench.benchmarks.job import execute
+from genbench.benchmarks import executors, store
+from genbench.benchmarks.evaluate import (
+    data_cache,
+    data_key,
+    feature_space,
+    load_run_data,
+    reference_images,
+)
+from genbench.benchmarks.executors import Executor, Job, Shared
 from genbench.config import RunConfig, Suite
 from genbench.io import atomic_write_json
 from genbench.metrics import fidelity_metrics
+from genbench.metrics.features import cached_files
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +45,15 @@ class SuiteResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def prepare_shared(runs: list[RunConfig]) -> dict[str, dict[str, Any]]:
+def prepare_shared(runs: list[RunConfig]) -> Shared:
     """Per-dataset work shared by jobs: load (and cache) the data, the FID classifier and
     the real features, so that missing data fails now, and workers never race on caches.
 
-    Returns, per dataset, the metrics of real training images against the reference:
+    Returns the data, the cache files jobs read (for executors without a shared file
+    system), and per dataset the metrics of real training images against the reference:
     the floor that any model's FID should be read against.
     """
-    seen, floors = set(), {}
+    seen, shared = set(), Shared(floors={})
     for run in runs:
         key = (run.data.name, run.data.root, tuple(sorted(run.data.options.items())),
                run.data.max_train, run.eval.extractor, run.eval.fid_samples,
@@ -55,44 +62,52 @@ def prepare_shared(runs: list[RunConfig]) -> dict[str, dict[str, Any]]:
             continue
         seen.add(key)
         train, test = load_run_data(run.data)
+        shared.data[data_key(run.data)] = (train, test)
         space = feature_space(run, train, test)
         reference, cache_name = reference_images(run, test)
         # The real data's own FID against the reference: the floor any model could reach.
+        cache = data_cache(run.data)
         floor = fidelity_metrics(train.images[:len(reference)], reference, space, cache_name,
-                                 data_cache(run.data), run.eval.batch_size)
-        floors[run.data.name] = {**floor, "fid_extractor": space.extractor,
-                                 "fid_samples": len(reference),
-                                 "classifier_accuracy": space.classifier_accuracy}
-    return floors
+                                 cache, run.eval.batch_size)
+        shared.add_cache_files(cache, cached_files(space, cache_name, cache))
+        shared.floors[run.data.name] = {**floor, "fid_extractor": space.extractor,
+                                        "fid_samples": len(reference),
+                                        "classifier_accuracy": space.classifier_accuracy}
+    return shared
 
 
 def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
               retry_failed: bool = False, report: bool = True, progress: bool = True,
+              executor: str = "local", address: str | None = None,
               **overrides: Any) -> SuiteResult:
-    """Run (or resume) every job of `suite` into `out`.
+    """Run (or resume) every job of `suite` into `out`, on the executor called `executor`
+    (local: `jobs` processes; ray: the cluster at `address`, else a local Ray instance).
 
     overrides: data_root, download, fid_weights, extractor, device, wandb,
     applied to every job.
     """
     out = Path(out)
     runs = [apply_overrides(r, **overrides) for r in suite.runs()]
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
-    floors = prepare_shared(runs)  # missing data or weights fail here, before any writing
-    with store.locked(out):
-        ids = store.record_suite(out, suite.name, {r.run_id: r.to_dict() for r in runs}, force)
-        atomic_write_json(out / store.REFERENCE, floors)
-        result = SuiteResult(out, ids)
-        todo = []
-        for run in runs:
-            directory = store.run_dir(out, run.run_id)
-            state = store.prepare_run_dir(directory, run.to_dict(), force)
-            if state == "done" or (state == "failed" and not retry_failed):
-                result.skipped.append(run.run_id)
-                continue
-            (directory / store.FAILED).unlink(missing_ok=True)
-            todo.append(run)
-        _execute_all(todo, out, jobs, progress, result)
+    planned = [Job(r.run_id, r.to_dict(), store.run_dir(out, r.run_id), r.resources)
+               for r in runs]
+    # Bad input (executor, cluster, data, weights) fails here, before anything is written.
+    with executors.create(executor, jobs=jobs, address=address) as workers:
+        workers.check(planned)
+        shared = prepare_shared(runs)
+        with store.locked(out):
+            ids = store.record_suite(out, suite.name, {j.run_id: j.config for j in planned},
+                                     force)
+            atomic_write_json(out / store.REFERENCE, shared.floors)
+            result = SuiteResult(out, ids)
+            todo = []
+            for job in planned:
+                state = store.prepare_run_dir(job.directory, job.config, force)
+                if state == "done" or (state == "failed" and not retry_failed):
+                    result.skipped.append(job.run_id)
+                    continue
+                (job.directory / store.FAILED).unlink(missing_ok=True)
+                todo.append(job)
+            _execute_all(workers, todo, shared, progress, result)
     if report:
         from genbench.reports import write_report
 
@@ -100,26 +115,20 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
     return result
 
 
-def _execute_all(todo: list[RunConfig], out: Path, jobs: int, progress: bool,
+def _execute_all(workers: Executor, todo: list[Job], shared: Shared, progress: bool,
                  result: SuiteResult) -> None:
     bar = tqdm(total=len(todo), desc="benchmark", unit="run", disable=not progress)
-    if jobs == 1 or len(todo) <= 1:
-        for run in todo:
-            bar.set_postfix_str(run.run_id)
-            status = execute(run.to_dict(), str(store.run_dir(out, run.run_id)), progress)
-            (result.done if status == "done" else result.failed).append(run.run_id)
-            bar.update(1)
-    else:
-        # Every worker keeps torch's default thread count, as a sequential run does: CPU
-        # kernels reduce in a thread-count-dependent order, and results must not depend on N.
-        threads = torch.get_num_threads()
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute, run.to_dict(), str(store.run_dir(out, run.run_id)),
-                                   False, threads): run.run_id for run in todo}
-            for future in as_completed(futures):
-                (result.done if future.result() == "done" else result.failed).append(
-                    futures[future])
+    running: set[str] = set()
+    with closing(workers.run(todo, shared, progress)) as events:  # closed before the executor
+        for job, status in events:
+            if status == "running":
+                running.add(job.run_id)
+            else:
+                running.discard(job.run_id)
+                (result.done if status == "done" else result.failed).append(job.run_id)
                 bar.update(1)
+            bar.set_postfix(done=len(result.done), failed=len(result.failed),
+                            running=len(running))
     bar.close()
 
 

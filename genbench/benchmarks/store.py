@@ -37,13 +37,14 @@ class StoreError(RuntimeError):
 # Settings that change where or how a run is executed, but not its results.
 _NOT_IDENTITY = {("data", "root"), ("data", "download"), ("train", "progress"),
                  ("train", "wandb"), ("train", "device"), ("eval", "fid_weights")}
+_NOT_IDENTITY_SECTIONS = {"resources"}  # what a job asks of a cluster
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a run configuration that determines its results."""
     return {section: ({k: v for k, v in values.items() if (section, k) not in _NOT_IDENTITY}
                       if isinstance(values, dict) else values)
-            for section, values in config.items()}
+            for section, values in config.items() if section not in _NOT_IDENTITY_SECTIONS}
 
 
 def run_dir(out: Path, run_id: str) -> Path:

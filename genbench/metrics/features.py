@@ -91,11 +91,17 @@ class FeatureSpace:
 
     @property
     def fingerprint(self) -> str:
-        """Identity of the weights, so that cached real features follow them."""
+        """Identity of the weights, so that cached real features follow them: their checksum
+        where genbench keeps one (the same wherever the file is copied), else path, size, time."""
         if self.weights is None:
             return self.extractor
-        stat = Path(self.weights).stat()
-        key = f"{Path(self.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        path = Path(self.weights)
+        checksum = Path(f"{path}.sha256")
+        if checksum.exists():
+            key = checksum.read_text().strip()
+        else:
+            stat = path.stat()
+            key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
         return f"{self.extractor}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -159,13 +165,17 @@ def extract_features(images: torch.Tensor, space: FeatureSpace, batch_size: int 
     return out[space.layer].float()
 
 
+def _features_file(space: FeatureSpace, cache_name: str, cache_root: Path) -> Path:
+    return Path(cache_root) / f"genbench-{cache_name}-{space.fingerprint}.pt"
+
+
 def real_features(images: torch.Tensor, space: FeatureSpace, cache_name: str | None = None,
                   cache_root: Path | None = None, batch_size: int = 500) -> torch.Tensor:
     """Features of real images, cached (checksummed) per dataset, split and feature space:
     every evaluation of every run compares against the same ones, extracted once."""
     if cache_name is None or cache_root is None:
         return extract_features(images, space, batch_size)
-    path = Path(cache_root) / f"genbench-{cache_name}-{space.fingerprint}.pt"
+    path = _features_file(space, cache_name, cache_root)
     cached = load_checksummed(path)
     if cached is not None and len(cached) == len(images):
         return cached
@@ -174,3 +184,13 @@ def real_features(images: torch.Tensor, space: FeatureSpace, cache_name: str | N
     features = extract_features(images, space, batch_size)
     save_checksummed(path, features)
     return features
+
+
+def cached_files(space: FeatureSpace, cache_name: str, cache_root: Path) -> list[Path]:
+    """The files under `cache_root` that a job measuring against this reference reads: the
+    cached real features, and the classifier's weights, each with its checksum."""
+    features = _features_file(space, cache_name, cache_root)
+    files = [features, Path(f"{features}.sha256")]
+    if space.weights is not None and Path(cache_root) in Path(space.weights).parents:
+        files += [Path(space.weights), Path(f"{space.weights}.sha256")]
+    return [p for p in files if p.exists()]

@@ -1,0 +1,86 @@
+"""Executors: how the jobs of a suite run (local processes, or a Ray cluster), chosen by name.
+
+Every executor runs the one job function, `job.execute(config, directory)`, and leaves the
+run's files in `Job.directory` of the driver's store; the runner only plans jobs and counts
+what the executor reports:
+
+    with create("ray", address="auto") as executor:   # connects; bad input fails here
+        executor.check(jobs)                          # e.g. GPUs the cluster lacks
+        for job, status in executor.run(jobs, shared, progress=False):
+            ...                                       # "running", then "done" or "failed"
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genbench.config import Resources
+from genbench.datasets import ImageData
+
+EXECUTORS = {"local": "genbench.benchmarks.executors.local:LocalExecutor",
+             "ray": "genbench.benchmarks.executors.ray:RayExecutor"}
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot run these jobs (not installed, unreachable, resources missing)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: str
+    config: dict[str, Any]  # RunConfig.to_dict()
+    directory: Path  # the run's directory in the driver's store
+    resources: Resources
+
+
+@dataclass
+class Shared:
+    """What the driver prepares once for all jobs of a suite (runner.prepare_shared).
+
+    floors: per dataset, real images measured against the reference (reference.json).
+    files: the cache files jobs read (classifier weights, real features), by their path
+        relative to the data cache; an executor without a shared file system copies them.
+    data: the (train, test) splits of each dataset, by evaluate.data_key.
+    """
+
+    floors: dict[str, dict[str, Any]]
+    files: dict[str, Path] = field(default_factory=dict)
+    data: dict[str, tuple[ImageData, ImageData]] = field(default_factory=dict)
+
+    def add_cache_files(self, cache: Path, paths: list[Path]) -> None:
+        """Files under the data cache `cache` that jobs read: a worker gets copies."""
+        self.files.update({str(Path(p).relative_to(cache)): Path(p) for p in paths})
+
+
+class Executor:
+    """Runs jobs; built with (jobs, address), refusing the options that do not apply to it."""
+
+    def check(self, jobs: list[Job]) -> None:
+        """Raise ExecutorError when these jobs cannot run here; called before anything is
+        written to the store."""
+
+    def run(self, jobs: list[Job], shared: Shared,
+            progress: bool) -> Iterator[tuple[Job, str]]:
+        """Run every job; yield (job, "running") as it starts, then (job, "done" | "failed")."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the executor holds (processes, a cluster connection)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def create(name: str, jobs: int = 1, address: str | None = None) -> Executor:
+    """The executor called `name`; each validates the options that apply to it."""
+    if name not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
+    module, cls = EXECUTORS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(jobs=jobs, address=address)
