@@ -59,7 +59,8 @@ class EvalConfig:
     # Quality curve: KID/FID of curve_samples samples at log-spaced points of training.
     curve: bool = True
     curve_samples: int = 1000
-    curve_start: float = 5.0  # first point, in training seconds (seconds budgets)
+    curve_start: float = 3.75  # first point, in training seconds (seconds budgets): points
+    # then fall at the report's common budgets (15, 30, 60 ... s)
     curve_start_steps: int = 100  # first point, in steps (step and epoch budgets)
     curve_growth: float = 2.0  # each point this many times later than the one before
 

@@ -1,6 +1,6 @@
 """Anytime evaluation: every run's sample quality at log-spaced points of its training.
 
-A Trainer callback. At 5, 10, 20, 40 ... training seconds (or 100, 200, 400 ...
+A Trainer callback. At 3.75, 7.5, 15, 30 ... training seconds (or 100, 200, 400 ...
 steps for step and epoch budgets) and at the end of the budget, it samples
 from the sampling weights (EMA where kept) with fixed noise, and measures KID
 (unbiased, so a thousand samples suffice) and FID at a stated n against the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,11 @@ class QualityCurve:
 
     def __init__(self, directory: Path, space: FeatureSpace, reference: torch.Tensor,
                  schedule: LogSpaced, by_seconds: bool, samples: int, seed: int = 0,
-                 batch_size: int = 500, strip: int = 8) -> None:
+                 batch_size: int = 500, strip: int = 8, end: float = math.inf) -> None:
         self.directory, self.space, self.reference = Path(directory), space, reference
         self.schedule, self.by_seconds = schedule, by_seconds
+        # The end of the budget has its own point: planned points stop short of it.
+        self.last_planned = schedule.index(end * (1 - 1e-6)) if math.isfinite(end) else math.inf
         self.samples, self.seed, self.batch_size, self.strip = samples, seed, batch_size, strip
         self.rows: list[dict[str, Any]] = []
         self.strips: dict[int, torch.Tensor] = {}  # step -> the first samples drawn there
@@ -70,12 +73,14 @@ class QualityCurve:
         if progress.final:
             return True
         done = self.schedule.index(self._x(self.rows[-1])) if self.rows else 0
-        if not self.by_seconds:
-            return self.schedule.index(progress.step) > done
-        # Evaluate at the last step that ends before the point: its x is then at or before
-        # the nominal time, which is what "quality at a budget of t seconds" must read.
-        step_time = progress.seconds - previous.seconds if previous else 0.0
-        return self.schedule.index(progress.seconds + step_time) > done
+        if self.by_seconds:
+            # Evaluate at the last step that ends before the point: its x is then at or before
+            # the nominal time, which is what "quality at a budget of t seconds" must read.
+            step_time = progress.seconds - previous.seconds if previous else 0.0
+            reached = self.schedule.index(progress.seconds + step_time)
+        else:
+            reached = self.schedule.index(progress.step)
+        return min(reached, self.last_planned) > done
 
     def __call__(self, model: GenerativeModel, progress: Progress) -> None:
         start = time.perf_counter()
@@ -117,10 +122,13 @@ def quality_curve(run: RunConfig, directory: Path, train: ImageData,
     space = feature_space(run, train, test)
     reference, cache_name = reference_images(run, test)
     features = real_features(reference, space, cache_name, data_cache(run.data), e.batch_size)
-    by_seconds = run.train.seconds is not None
+    t = run.train
+    by_seconds = t.seconds is not None
+    end = (t.seconds if by_seconds else t.steps if t.steps is not None
+           else math.ceil(t.epochs * (len(train) // t.batch_size)))
     schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
     return QualityCurve(directory, space, features, schedule, by_seconds, e.curve_samples,
-                        run.seed, e.batch_size)
+                        run.seed, e.batch_size, end=end)
 
 
 def curve_points(directory: Path) -> int:
