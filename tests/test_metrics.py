@@ -41,13 +41,46 @@ def noisy(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     return to_uint8(x + sigma * torch.randn(x.shape, generator=g))
 
 
-def test_fid_matches_independent_computation(sprites, space):
+def kid(a: np.ndarray, b: np.ndarray) -> float:
+    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al., 2018) on whole
+    sets: genbench's KID subsets are the whole sets when there are at most 1000 samples."""
+    def kernel(x, y):
+        return (x @ y.T / x.shape[1] + 1) ** 3
+
+    m = len(a)
+    within = [(k.sum() - np.trace(k)) / (m * (m - 1)) for k in (kernel(a, a), kernel(b, b))]
+    return float(sum(within) - 2 * kernel(a, b).mean())
+
+
+def precision_recall(fake: np.ndarray, real: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Kynkaanniemi et al. (2019): a sample is covered when it lies within the distance of
+    some point of the other set to that point's k-th nearest neighbour in its own set."""
+    def distances(x, y):
+        return np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))
+
+    def covered(points, others):
+        radius = np.sort(distances(others, others), axis=1)[:, k]  # column 0 is the point
+        return (distances(points, others) <= radius[None, :]).any(1).mean()
+
+    return float(covered(fake, real)), float(covered(real, fake))
+
+
+@pytest.fixture(scope="module")
+def fidelity_pair(sprites, space):
+    """Metrics of noisy sprites against clean ones, and the features they were computed on."""
     _, test = sprites
-    real, fake = test.images[:600], noisy(test.images[600:1152], 0.1)
-    ours = metrics.fidelity_metrics(fake, real, space)["fid"]
-    a = metrics.extract_features(fake, space).double().numpy()
-    b = metrics.extract_features(real, space).double().numpy()
-    assert ours == pytest.approx(frechet(a, b), abs=1e-3)
+    real, fake = test.images[:500], noisy(test.images[500:1000], 0.15)
+    features = [metrics.extract_features(x, space).double().numpy() for x in (fake, real)]
+    return metrics.fidelity_metrics(fake, real, space), features
+
+
+def test_fid_kid_precision_recall_match_independent_computations(fidelity_pair):
+    ours, (fake, real) = fidelity_pair
+    assert ours["fid"] == pytest.approx(frechet(fake, real), rel=1e-6)
+    assert ours["kid"] == pytest.approx(kid(fake, real), rel=1e-6)
+    precision, recall = precision_recall(fake, real)
+    assert 0 < precision < 1 and 0 < recall < 1  # neither trivially 0 nor 1
+    assert (ours["precision"], ours["recall"]) == pytest.approx((precision, recall), rel=1e-6)
 
 
 def test_fid_of_a_set_against_itself_is_zero(sprites, space):
@@ -154,6 +187,19 @@ def test_reconstruction_errors_match_their_formulas():
     assert out["bce"] == pytest.approx(float(bce.flatten(1).sum(1).mean()), rel=1e-4)
     same = metrics.reconstruction_errors(x, x)
     assert same["ssim"] == pytest.approx(1.0, abs=1e-4) and out["ssim"] < 1
+
+
+@pytest.mark.parametrize("shape", [(16, 1, 28, 28), (4, 3, 32, 32)])
+def test_ssim_equals_scikit_image(shape):
+    from skimage.metrics import structural_similarity
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(shape, generator=g), 3, 1, 1)  # some structure
+    r = (x + 0.1 * torch.randn(shape, generator=g)).clamp(0, 1)
+    theirs = np.mean([structural_similarity(
+        a.double().numpy(), b.double().numpy(), channel_axis=0, gaussian_weights=True,
+        sigma=1.5, use_sample_covariance=False, data_range=1.0) for a, b in zip(r, x, strict=True)])
+    assert metrics.reconstruction_errors(x, r)["ssim"] == pytest.approx(theirs, abs=1e-4)
 
 
 def linear_gaussian_vae(sigma: float = 0.2, exact_posterior: bool = True) -> models.GenerativeModel:
