@@ -15,7 +15,7 @@ from genbench import metrics, models
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError
 from genbench.metrics import classifier as classifier_module
-from genbench.metrics.fidelity import FeatureSpace, FidelityError
+from genbench.metrics.fidelity import CLASSIFIER_EXTRACTOR, FeatureSpace, FidelityError
 
 FAST = metrics.ClassifierSettings(epochs=3, batch_size=64)
 
@@ -165,6 +165,19 @@ def test_classifier_cache_is_reused(sprites, tmp_path, monkeypatch):
 
     monkeypatch.setattr(classifier_module, "train_classifier", no_training)
     assert metrics.load_or_train(tmp_path, train, test, FAST) == (path, accuracy)
+
+
+def test_a_moved_classifier_extractor_leaves_later_ones_where_they_run(sprites, space):
+    # torch-fidelity moves its extractor to the GPU in place (.cuda()) for a CUDA evaluation;
+    # a later CPU extraction must not find the classifier there. "meta" stands in for CUDA.
+    from torch_fidelity.utils import create_feature_extractor
+
+    first = create_feature_extractor(CLASSIFIER_EXTRACTOR, ["features"], cuda=False,
+                                     feature_extractor_weights_path=str(space.weights),
+                                     verbose=False)
+    first.to("meta")
+    features = metrics.extract_features(sprites[1].images[:8], space)
+    assert features.device.type == "cpu" and torch.isfinite(features).all()
 
 
 def test_conditional_accuracy_on_real_images_is_the_test_accuracy(sprites, space):

@@ -10,6 +10,7 @@ carries the name of its space and its sample count.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -51,7 +52,9 @@ class ClassifierFeatures(FeatureExtractorBase):
         path = str(feature_extractor_weights_path)
         if path not in self._loaded:
             self._loaded[path] = load_classifier(path)
-        self.net = self._loaded[path]
+        # A copy per extractor: torch-fidelity moves its extractor to the GPU in place, and
+        # a shared module would follow it there, under the next CPU extraction's feet.
+        self.net = copy.deepcopy(self._loaded[path])
         self.requires_grad_(False)
 
     @staticmethod
