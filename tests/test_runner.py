@@ -112,6 +112,24 @@ def test_rerun_skips_finished_runs(reference, capsys):
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
 
 
+def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
+    from genbench.benchmarks.runner import prepare_shared
+    from genbench.config import RunConfig, load_suite
+
+    suite, out = reference
+    floors = json.loads((out / store.REFERENCE).read_text())["fid_floors"]
+    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200)]
+    assert "real training images score FID" in (out / "report.md").read_text()
+    # Two settings of one dataset (here two sample counts) keep a floor each.
+    run = load_suite(suite).runs()[0]
+    other = RunConfig.from_dict(run.to_dict())
+    other.eval.fid_samples = 100
+    floors = prepare_shared([run, other])
+    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200),
+                                                                  ("sprites", 100)]
+    assert floors[0]["fid"] != floors[1]["fid"]
+
+
 def _spawn(suite: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "genbench.cli", "benchmark", "--suite", str(suite), "--out",
            str(out), "--quiet", "--no-report"]

@@ -39,14 +39,15 @@ class SuiteResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def prepare_shared(runs: list[RunConfig]) -> dict[str, dict[str, Any]]:
+def prepare_shared(runs: list[RunConfig]) -> list[dict[str, Any]]:
     """Per-dataset work shared by jobs: load (and cache) the data, the FID classifier and
     the real features, so that missing data fails now, and workers never race on caches.
 
-    Returns, per dataset, the metrics of real training images against the reference:
-    the floor that any model's FID should be read against.
+    Returns the FID floors, one per distinct shared setting (dataset, options, training
+    images, feature space, sample count): the metrics of real training images against the
+    reference, the floor that any model's FID in that setting should be read against.
     """
-    seen, floors = set(), {}
+    seen, floors = set(), []
     for run in runs:
         key = (run.data.name, run.data.root, tuple(sorted(run.data.options.items())),
                run.data.max_train, run.eval.extractor, run.eval.fid_samples,
@@ -60,9 +61,12 @@ def prepare_shared(runs: list[RunConfig]) -> dict[str, dict[str, Any]]:
         # The real data's own FID against the reference: the floor any model could reach.
         floor = fidelity_metrics(train.images[:len(reference)], reference, space, cache_name,
                                  data_cache(run.data), run.eval.batch_size)
-        floors[run.data.name] = {**floor, "fid_extractor": space.extractor,
-                                 "fid_samples": len(reference),
-                                 "classifier_accuracy": space.classifier_accuracy}
+        classifier = space.extractor == "classifier"
+        floors.append({"dataset": run.data.name, "options": dict(run.data.options),
+                       "max_train": run.data.max_train, "fid_extractor": space.extractor,
+                       "fid_samples": len(reference),
+                       "classifier_epochs": run.eval.classifier_epochs if classifier else None,
+                       "classifier_accuracy": space.classifier_accuracy, **floor})
     return floors
 
 
@@ -81,7 +85,7 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
     floors = prepare_shared(runs)  # missing data or weights fail here, before any writing
     with store.locked(out):
         ids = store.record_suite(out, suite.name, {r.run_id: r.to_dict() for r in runs}, force)
-        atomic_write_json(out / store.REFERENCE, floors)
+        atomic_write_json(out / store.REFERENCE, {"fid_floors": floors})
         result = SuiteResult(out, ids)
         todo = []
         for run in runs:

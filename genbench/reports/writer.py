@@ -153,9 +153,12 @@ def _reference(out: Path) -> dict[str, Any]:
 
 
 def _reference_line(dataset: str, reference: dict[str, Any]) -> str:
-    r = reference.get(dataset)
-    if not r:
-        return ""
+    # reference.json holds one FID floor per setting of a dataset (see store.REFERENCE)
+    floors = [r for r in reference.get("fid_floors", []) if r["dataset"] == dataset]
+    return " ".join(_floor_line(r) for r in floors)
+
+
+def _floor_line(r: dict[str, Any]) -> str:
     accuracy = (f", classifier test accuracy {r['classifier_accuracy']:.2%}"
                 if r.get("classifier_accuracy") is not None else "")
     return (f"Reference: real training images score FID {r['fid']:.2f} against the held-out "
