@@ -1,5 +1,6 @@
-"""Metrics against independent computations: FID by numpy/scipy, exact likelihoods,
-reconstruction formulas; the Inception path offline; the classifier cache."""
+"""Metrics against independent computations: FID, KID and precision/recall by numpy/scipy,
+SSIM by scikit-image, reconstruction formulas; the Inception path offline; the classifier
+cache. Likelihoods: test_likelihood.py."""
 
 from __future__ import annotations
 
@@ -213,74 +214,6 @@ def test_ssim_equals_scikit_image(shape):
         a.double().numpy(), b.double().numpy(), channel_axis=0, gaussian_weights=True,
         sigma=1.5, use_sample_covariance=False, data_range=1.0) for a, b in zip(r, x, strict=True)])
     assert metrics.reconstruction_errors(x, r)["ssim"] == pytest.approx(theirs, abs=1e-4)
-
-
-def linear_gaussian_vae(sigma: float = 0.2, exact_posterior: bool = True) -> models.GenerativeModel:
-    """A VAE whose decoder is linear-Gaussian, so log p(x) is known in closed form:
-    x = W z + b + sigma * eps, z ~ N(0, I)  =>  x ~ N(b, W W^T + sigma^2 I)."""
-    torch.manual_seed(0)
-    model = models.create("vae", (1, 4, 4), latent_dim=2, hidden=(), likelihood="gaussian",
-                          sigma=sigma).double()
-    decoder = model.decoder[0][0]  # Linear(2, 16)
-    w = torch.zeros(16, 2, dtype=torch.float64)
-    w[:8, 0], w[8:, 1] = 0.3, -0.2  # orthogonal columns: the exact posterior is diagonal
-    b = torch.full((16,), 0.5, dtype=torch.float64)
-    posterior_var = 1 / (1 + (w**2).sum(0) / sigma**2)
-    gain = posterior_var[:, None] * w.T / sigma**2
-    if not exact_posterior:
-        gain = gain * 0.7
-    with torch.no_grad():
-        decoder.weight.copy_(w)
-        decoder.bias.copy_(b)
-        model.fc_mean.weight.copy_(gain)
-        model.fc_mean.bias.copy_(-gain @ b)
-        model.fc_log_var.weight.zero_()
-        model.fc_log_var.bias.copy_(posterior_var.log() + (0 if exact_posterior else 0.5))
-    return model.eval()
-
-
-@torch.no_grad()
-def exact_nll(images: torch.Tensor, sigma: float = 0.2) -> torch.Tensor:
-    model = linear_gaussian_vae(sigma)
-    w, b = model.decoder[0][0].weight, model.decoder[0][0].bias
-    density = torch.distributions.MultivariateNormal(
-        b, covariance_matrix=w @ w.T + sigma**2 * torch.eye(16, dtype=torch.float64))
-    return -density.log_prob(to_float(images).double().flatten(1))
-
-
-def _double(model):
-    # The metrics convert uint8 to float32; run this model in float64 on those values.
-    forward = model.log_likelihood
-    model.log_likelihood = lambda x, k, y=None: forward(x.double(), k, y)
-    return model
-
-
-def test_importance_weighted_bound_is_exact_on_a_linear_gaussian_model():
-    g = torch.Generator().manual_seed(1)
-    images = torch.randint(60, 200, (400, 1, 4, 4), dtype=torch.uint8, generator=g)
-    exact = exact_nll(images)
-    # With the exact posterior as proposal every importance weight equals p(x): k=1 is exact.
-    ours = metrics.negative_log_likelihood(_double(linear_gaussian_vae()), images, k=1)
-    torch.testing.assert_close(ours, exact, rtol=1e-6, atol=1e-6)
-    # With a wrong proposal the bound is looser, and tightens towards the exact value with k.
-    loose = _double(linear_gaussian_vae(exact_posterior=False))
-    torch.manual_seed(0)
-    gaps = [float((metrics.negative_log_likelihood(loose, images, k) - exact).mean())
-            for k in (1, 10, 1000)]
-    assert gaps[0] > 0.1 and abs(gaps[1]) < 0.3 * gaps[0] and abs(gaps[2]) < 0.03 * gaps[0], gaps
-
-
-def test_importance_weighted_bound_tightens_on_a_trained_vae(sprites, tmp_path):
-    from genbench.training import TrainConfig, Trainer
-
-    train, test = sprites
-    model = models.create("vae", train.image_shape, latent_dim=8)
-    Trainer(TrainConfig(steps=150, batch_size=64, progress=False, device="cpu"),
-            tmp_path).fit(model, train)
-    torch.manual_seed(0)
-    result = metrics.likelihood_metrics(model.eval(), test.images[:200], (1, 10, 100))
-    assert result["nll_k1"] > result["nll_k10"] > result["nll_k100"] > 0
-    assert result["bpd_k1"] == pytest.approx(result["nll_k1"] / (28 * 28 * math.log(2)))
 
 
 def test_generate_returns_uint8_images_and_a_rate(sprites):

@@ -95,6 +95,10 @@ def test_report_has_one_row_per_run_and_every_capability_measured(reference):
         for capability, columns in needs.items():
             assert pd.notna(row[columns]).all() == bool(row[capability]), (row["run"], columns)
     assert row["fid_extractor"] == "classifier" and row["fid_samples"] == 200
+    conventions = frame.set_index("model")["likelihood_convention"]
+    assert conventions["vae"] == conventions["cvae"] == (
+        "binarized pixels (dynamic, seed 0; trained on grey levels)")
+    assert pd.isna(conventions["gan"])
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "FID [classifier, n=200]" in html
     assert "src='figures" not in html  # self-contained

@@ -18,7 +18,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data
+from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data, training_data
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
@@ -44,6 +44,7 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
         return read_json(train_file)
     train, test = load_run_data(run.data)
     model = build_model(run, train)
+    train = training_data(run, model, train)
     trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)

@@ -2,8 +2,8 @@
 
 reconstruction: MSE, BCE, PSNR, SSIM. fidelity: FID, KID, precision/recall
 (torch-fidelity) in a named feature space. likelihood: importance-weighted
-bound. classifier: the dataset classifier and conditional accuracy. timing:
-parameters, sampling rate, peak memory.
+bound, on binarised or dequantised pixels. classifier: the dataset classifier
+and conditional accuracy. timing: parameters, sampling rate, peak memory.
 """
 
 from genbench.metrics.classifier import (
@@ -20,7 +20,13 @@ from genbench.metrics.fidelity import (
     fidelity_metrics,
     inception_space,
 )
-from genbench.metrics.likelihood import bits_per_dim, likelihood_metrics, negative_log_likelihood
+from genbench.metrics.likelihood import (
+    bits_per_dim,
+    dequantize,
+    likelihood_metrics,
+    likelihood_notes,
+    negative_log_likelihood,
+)
 from genbench.metrics.reconstruction import (
     reconstruct_all,
     reconstruction_errors,
@@ -29,7 +35,8 @@ from genbench.metrics.reconstruction import (
 from genbench.metrics.timing import generate, parameter_count, peak_memory_mb
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
-           "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
-           "generate", "inception_space", "likelihood_metrics", "load_classifier",
+           "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
+           "fidelity_metrics", "generate", "inception_space", "likelihood_metrics",
+           "likelihood_notes", "load_classifier",
            "load_or_train", "negative_log_likelihood", "parameter_count", "peak_memory_mb",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
