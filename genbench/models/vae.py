@@ -24,7 +24,7 @@ from genbench.models.base import GenerativeModel, positive, register_model
 from genbench.models.nets import vector_decoder, vector_encoder
 
 LOG_2PI = math.log(2 * math.pi)
-IW_PIXELS = 2**21  # pixel values decoded in one pass of the likelihood bound (8 MB of images)
+IW_PIXELS = 2**20  # pixel values decoded in one pass of the likelihood bound (4 MB of images)
 
 
 @dataclass
