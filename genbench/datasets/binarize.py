@@ -1,13 +1,15 @@
 """Binarised pixels: the convention under which Bernoulli likelihoods are probabilities.
 
 A Bernoulli decoder assigns probabilities to binary images; on grey levels its
-"NLL" is a cross-entropy, not a likelihood (Salakhutdinov & Murray, 2008). The
-field draws each pixel as a Bernoulli with its grey level as the probability:
+"NLL" is a cross-entropy, not a likelihood. The field draws each pixel as a
+Bernoulli with its grey level as the probability:
 
-    dynamic: a fresh draw for every training batch (Burda et al., 2016), and one
-             fixed draw (seed 0) of the held-out images for the likelihood;
-    static:  one fixed draw (seed 0) of every image, for training and held-out
-             alike (Larochelle & Murray's binarised MNIST is such a draw, another one).
+    dynamic: a fresh draw for every training batch (Burda et al., 2016);
+    static:  one fixed draw of the training images (seed 1), the same every epoch
+             (Larochelle & Murray's binarised MNIST is such a draw, another one).
+
+The likelihood is measured on one fixed draw of the held-out images (seed 0) in both
+cases, and also for models trained on grey levels (metrics/likelihood.py).
 """
 
 from __future__ import annotations
@@ -34,5 +36,6 @@ def binarized(data: ImageData, mode: str) -> ImageData:
         raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {mode!r}")
     if mode == "none":
         return data
-    images = binarize(data.images) if mode == "static" else data.images
+    # static: the training draw comes from another stream than the held-out one (SEED)
+    images = binarize(data.images, SEED + 1) if mode == "static" else data.images
     return ImageData(images, data.labels, {**data.meta, META_KEY: mode}, data.attributes)
