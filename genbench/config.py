@@ -34,12 +34,19 @@ class DataConfig:
     max_train: int | None = None  # first N training images (None: all)
     max_test: int | None = None  # first N held-out images used by the metrics
     download: bool = True
+    # Bernoulli-likelihood models train on binarised pixels: "dynamic" (a fresh draw per
+    # batch) or "static" (one fixed draw); "none": on grey levels. Their NLL is always
+    # measured on binarised held-out images (datasets/binarize.py, metrics/likelihood.py).
+    binarize: str = "none"
 
     def __post_init__(self) -> None:
         try:
             datasets.get_spec(self.name)
         except KeyError as error:
             raise ConfigError(error.args[0]) from None
+        if self.binarize not in datasets.BINARIZE:
+            raise ConfigError(f"binarize must be one of: {', '.join(datasets.BINARIZE)}; got "
+                              f"{self.binarize!r}")
         for k in ("max_train", "max_test"):
             v = getattr(self, k)
             if v is not None and v < 1:

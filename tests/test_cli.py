@@ -50,7 +50,7 @@ CASES = {
     "unknown dataset": (lambda t: ["train", "--model", "vae", "--dataset", "mnsit"],
                         "unknown dataset 'mnsit'; choose one of"),
     "unknown suite": (lambda t: ["benchmark", "--suite", "quik"],
-                      "unknown suite 'quik'; choose one of: celeba, full, quick, seed, smoke"),
+                      "unknown suite 'quik'; choose one of: celeba, full, nll, quick, seed, smoke"),
     "unknown benchmark model": (lambda t: ["benchmark", "--suite", "smoke", "--models", "gna"],
                                 "unknown model 'gna'"),
     "malformed TOML": (lambda t: ["benchmark", "--suite", _bad_toml(t, "models = [vae")],
@@ -78,6 +78,10 @@ CASES = {
         t, 'models=["vae"]\ndatasets=["sprites"]\nseeds=[0]\n[train]\nsteps = 5\n'
            '[eval]\nextractor = "clip"')],
         "unknown feature extractor 'clip'; choose one of: classifier, inception"),
+    "bad binarisation": (lambda t: ["benchmark", "--suite", _bad_toml(
+        t, 'models=["vae"]\ndatasets=["sprites"]\nseeds=[0]\n[train]\nsteps = 5\n'
+           '[data]\nbinarize = "yes"')],
+        "binarize must be one of: none, dynamic, static; got 'yes'"),
     "empty folder": (lambda t: ["data", "prepare", "folder", "--data-root", _folder(t, "empty")],
                      "contains no images"),
     "unreadable image": (lambda t: ["data", "prepare", "folder", "--data-root",

@@ -1,5 +1,6 @@
-"""Metrics against independent computations: FID by numpy/scipy, exact likelihoods,
-reconstruction formulas; the Inception path offline; the classifier cache."""
+"""Metrics against independent computations: FID, KID and precision/recall by numpy/scipy,
+SSIM by scikit-image, reconstruction formulas; the Inception path offline; the classifier
+cache. Likelihoods: test_likelihood.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from genbench import metrics, models
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError
 from genbench.metrics import classifier as classifier_module
-from genbench.metrics.features import FeatureSpace, FidelityError
+from genbench.metrics.features import CLASSIFIER_EXTRACTOR, FeatureSpace, FidelityError
 
 FAST = metrics.ClassifierSettings(epochs=3, batch_size=64)
 
@@ -41,13 +42,46 @@ def noisy(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     return to_uint8(x + sigma * torch.randn(x.shape, generator=g))
 
 
-def test_fid_matches_independent_computation(sprites, space):
+def kid(a: np.ndarray, b: np.ndarray) -> float:
+    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al., 2018) on whole
+    sets: genbench's KID subsets are the whole sets when there are at most 1000 samples."""
+    def kernel(x, y):
+        return (x @ y.T / x.shape[1] + 1) ** 3
+
+    m = len(a)
+    within = [(k.sum() - np.trace(k)) / (m * (m - 1)) for k in (kernel(a, a), kernel(b, b))]
+    return float(sum(within) - 2 * kernel(a, b).mean())
+
+
+def precision_recall(fake: np.ndarray, real: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Kynkaanniemi et al. (2019): a sample is covered when it lies within the distance of
+    some point of the other set to that point's k-th nearest neighbour in its own set."""
+    def distances(x, y):
+        return np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))
+
+    def covered(points, others):
+        radius = np.sort(distances(others, others), axis=1)[:, k]  # column 0 is the point
+        return (distances(points, others) <= radius[None, :]).any(1).mean()
+
+    return float(covered(fake, real)), float(covered(real, fake))
+
+
+@pytest.fixture(scope="module")
+def fidelity_pair(sprites, space):
+    """Metrics of noisy sprites against clean ones, and the features they were computed on."""
     _, test = sprites
-    real, fake = test.images[:600], noisy(test.images[600:1152], 0.1)
-    ours = metrics.fidelity_metrics(fake, real, space)["fid"]
-    a = metrics.extract_features(fake, space).double().numpy()
-    b = metrics.extract_features(real, space).double().numpy()
-    assert ours == pytest.approx(frechet(a, b), abs=1e-3)
+    real, fake = test.images[:500], noisy(test.images[500:1000], 0.15)
+    features = [metrics.extract_features(x, space).double().numpy() for x in (fake, real)]
+    return metrics.fidelity_metrics(fake, real, space), features
+
+
+def test_fid_kid_precision_recall_match_independent_computations(fidelity_pair):
+    ours, (fake, real) = fidelity_pair
+    assert ours["fid"] == pytest.approx(frechet(fake, real), rel=1e-6)
+    assert ours["kid"] == pytest.approx(kid(fake, real), rel=1e-6)
+    precision, recall = precision_recall(fake, real)
+    assert 0 < precision < 1 and 0 < recall < 1  # neither trivially 0 nor 1
+    assert (ours["precision"], ours["recall"]) == pytest.approx((precision, recall), rel=1e-6)
 
 
 def test_fid_of_a_set_against_itself_is_zero(sprites, space):
@@ -134,6 +168,19 @@ def test_classifier_cache_is_reused(sprites, tmp_path, monkeypatch):
     assert metrics.load_or_train(tmp_path, train, test, FAST) == (path, accuracy)
 
 
+def test_a_moved_classifier_extractor_leaves_later_ones_where_they_run(sprites, space):
+    # torch-fidelity moves its extractor to the GPU in place (.cuda()) for a CUDA evaluation;
+    # a later CPU extraction must not find the classifier there. "meta" stands in for CUDA.
+    from torch_fidelity.utils import create_feature_extractor
+
+    first = create_feature_extractor(CLASSIFIER_EXTRACTOR, ["features"], cuda=False,
+                                     feature_extractor_weights_path=str(space.weights),
+                                     verbose=False)
+    first.to("meta")
+    features = metrics.extract_features(sprites[1].images[:8], space)
+    assert features.device.type == "cpu" and torch.isfinite(features).all()
+
+
 def test_conditional_accuracy_on_real_images_is_the_test_accuracy(sprites, space):
     _, test = sprites
     net = metrics.load_classifier(space.weights)
@@ -156,72 +203,17 @@ def test_reconstruction_errors_match_their_formulas():
     assert same["ssim"] == pytest.approx(1.0, abs=1e-4) and out["ssim"] < 1
 
 
-def linear_gaussian_vae(sigma: float = 0.2, exact_posterior: bool = True) -> models.GenerativeModel:
-    """A VAE whose decoder is linear-Gaussian, so log p(x) is known in closed form:
-    x = W z + b + sigma * eps, z ~ N(0, I)  =>  x ~ N(b, W W^T + sigma^2 I)."""
-    torch.manual_seed(0)
-    model = models.create("vae", (1, 4, 4), latent_dim=2, hidden=(), likelihood="gaussian",
-                          sigma=sigma).double()
-    decoder = model.decoder[0][0]  # Linear(2, 16)
-    w = torch.zeros(16, 2, dtype=torch.float64)
-    w[:8, 0], w[8:, 1] = 0.3, -0.2  # orthogonal columns: the exact posterior is diagonal
-    b = torch.full((16,), 0.5, dtype=torch.float64)
-    posterior_var = 1 / (1 + (w**2).sum(0) / sigma**2)
-    gain = posterior_var[:, None] * w.T / sigma**2
-    if not exact_posterior:
-        gain = gain * 0.7
-    with torch.no_grad():
-        decoder.weight.copy_(w)
-        decoder.bias.copy_(b)
-        model.fc_mean.weight.copy_(gain)
-        model.fc_mean.bias.copy_(-gain @ b)
-        model.fc_log_var.weight.zero_()
-        model.fc_log_var.bias.copy_(posterior_var.log() + (0 if exact_posterior else 0.5))
-    return model.eval()
+@pytest.mark.parametrize("shape", [(16, 1, 28, 28), (4, 3, 32, 32)])
+def test_ssim_equals_scikit_image(shape):
+    from skimage.metrics import structural_similarity
 
-
-@torch.no_grad()
-def exact_nll(images: torch.Tensor, sigma: float = 0.2) -> torch.Tensor:
-    model = linear_gaussian_vae(sigma)
-    w, b = model.decoder[0][0].weight, model.decoder[0][0].bias
-    density = torch.distributions.MultivariateNormal(
-        b, covariance_matrix=w @ w.T + sigma**2 * torch.eye(16, dtype=torch.float64))
-    return -density.log_prob(to_float(images).double().flatten(1))
-
-
-def _double(model):
-    # The metrics convert uint8 to float32; run this model in float64 on those values.
-    forward = model.log_likelihood
-    model.log_likelihood = lambda x, k, y=None: forward(x.double(), k, y)
-    return model
-
-
-def test_importance_weighted_bound_is_exact_on_a_linear_gaussian_model():
-    g = torch.Generator().manual_seed(1)
-    images = torch.randint(60, 200, (400, 1, 4, 4), dtype=torch.uint8, generator=g)
-    exact = exact_nll(images)
-    # With the exact posterior as proposal every importance weight equals p(x): k=1 is exact.
-    ours = metrics.negative_log_likelihood(_double(linear_gaussian_vae()), images, k=1)
-    torch.testing.assert_close(ours, exact, rtol=1e-6, atol=1e-6)
-    # With a wrong proposal the bound is looser, and tightens towards the exact value with k.
-    loose = _double(linear_gaussian_vae(exact_posterior=False))
-    torch.manual_seed(0)
-    gaps = [float((metrics.negative_log_likelihood(loose, images, k) - exact).mean())
-            for k in (1, 10, 1000)]
-    assert gaps[0] > 0.1 and abs(gaps[1]) < 0.3 * gaps[0] and abs(gaps[2]) < 0.03 * gaps[0], gaps
-
-
-def test_importance_weighted_bound_tightens_on_a_trained_vae(sprites, tmp_path):
-    from genbench.training import TrainConfig, Trainer
-
-    train, test = sprites
-    model = models.create("vae", train.image_shape, latent_dim=8)
-    Trainer(TrainConfig(steps=150, batch_size=64, progress=False, device="cpu"),
-            tmp_path).fit(model, train)
-    torch.manual_seed(0)
-    result = metrics.likelihood_metrics(model.eval(), test.images[:200], (1, 10, 100))
-    assert result["nll_k1"] > result["nll_k10"] > result["nll_k100"] > 0
-    assert result["bpd_k1"] == pytest.approx(result["nll_k1"] / (28 * 28 * math.log(2)))
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(shape, generator=g), 3, 1, 1)  # some structure
+    r = (x + 0.1 * torch.randn(shape, generator=g)).clamp(0, 1)
+    theirs = np.mean([structural_similarity(
+        a.double().numpy(), b.double().numpy(), channel_axis=0, gaussian_weights=True,
+        sigma=1.5, use_sample_covariance=False, data_range=1.0) for a, b in zip(r, x, strict=True)])
+    assert metrics.reconstruction_errors(x, r)["ssim"] == pytest.approx(theirs, abs=1e-4)
 
 
 def test_generate_returns_uint8_images_and_a_rate(sprites):

@@ -66,6 +66,28 @@ def test_training_loss_falls_and_samples_are_images(name, sprites, tmp_path):
     assert float(samples.min()) >= 0 and float(samples.max()) <= 1
 
 
+@pytest.mark.parametrize("name", models.available())
+def test_every_model_trains_under_bf16_autocast(name, sprites):
+    # CUDA runs train in bf16 autocast (TrainConfig.amp); CPU autocast applies the same
+    # dtype rules, so a step that breaks on the GPU breaks here too.
+    train, _ = sprites
+    torch.manual_seed(0)
+    model = models.create(name, train.image_shape, train.num_classes, **SMALL[name]).train()
+    optimizers = model.optimizers(LR.get(name, 1e-3), 0.0)
+
+    def update(loss, optimizer):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for _, (x, y) in zip(range(2), Batches(train, 8), strict=False):
+            losses = model.optimization_step(x, y, optimizers, update)
+    assert all(torch.isfinite(v).all() for v in losses.values()), losses
+    state = [t for t in model.state_dict().values() if t.is_floating_point()]
+    assert all(t.dtype == torch.float32 for t in state)  # weights and statistics stay fp32
+
+
 def test_gan_samples_move_towards_the_data(sprites, tmp_path):
     train, _ = sprites
     target = to_float(train.images[:512]).mean(0)

@@ -97,6 +97,10 @@ def test_report_has_one_row_per_run_and_every_capability_measured(reference):
         for capability, columns in needs.items():
             assert pd.notna(row[columns]).all() == bool(row[capability]), (row["run"], columns)
     assert row["fid_extractor"] == "classifier" and row["fid_samples"] == 200
+    conventions = frame.set_index("model")["likelihood_convention"]
+    assert conventions["vae"] == conventions["cvae"] == (
+        "binarized pixels (dynamic, seed 0; trained on grey levels)")
+    assert pd.isna(conventions["gan"])
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "FID [classifier, n=200]" in html
     assert "src='figures" not in html  # self-contained
@@ -122,6 +126,24 @@ def test_rerun_skips_finished_runs(reference, capsys):
     assert benchmark(suite, out) == 0
     assert "0 run(s) done, 3 already complete" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
+
+
+def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
+    from genbench.benchmarks.runner import prepare_shared
+    from genbench.config import RunConfig, load_suite
+
+    suite, out = reference
+    floors = json.loads((out / store.REFERENCE).read_text())["fid_floors"]
+    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200)]
+    assert "real training images score FID" in (out / "report.md").read_text()
+    # Two settings of one dataset (here two sample counts) keep a floor each.
+    run = load_suite(suite).runs()[0]
+    other = RunConfig.from_dict(run.to_dict())
+    other.eval.fid_samples = 100
+    floors = prepare_shared([run, other])
+    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200),
+                                                                  ("sprites", 100)]
+    assert floors[0]["fid"] != floors[1]["fid"]
 
 
 def _spawn(suite: Path, out: Path) -> subprocess.Popen:

@@ -38,6 +38,7 @@ from genbench.metrics import (
     generate,
     inception_space,
     likelihood_metrics,
+    likelihood_notes,
     load_classifier,
     load_or_train,
     parameter_count,
@@ -95,6 +96,14 @@ def data_cache(data: DataConfig) -> Path:
 def build_model(run: RunConfig, train: ImageData) -> models.GenerativeModel:
     torch.manual_seed(run.seed)  # identical initial weights for an identical seed
     return models.create(run.model, train.image_shape, train.num_classes, **run.model_config)
+
+
+def training_data(run: RunConfig, model: models.GenerativeModel, train: ImageData) -> ImageData:
+    """The images a model trains on: binarised for a likelihood of binary pixels when the run
+    asks (data.binarize), as they come otherwise."""
+    if model.likelihood and model.likelihood_kind() == "binary":
+        return datasets.binarized(train, run.data.binarize)
+    return train
 
 
 def feature_space(run: RunConfig, train: ImageData, test: ImageData) -> FeatureSpace:
@@ -181,8 +190,8 @@ def measure(model: models.GenerativeModel, run: RunConfig, train: ImageData,
         torch.manual_seed(run.seed)
         images = held_out.subset(e.nll_images)
         ks = (1, e.nll_k) if e.nll_k > 1 else (1,)
-        metrics.update(likelihood_metrics(model, images.images, ks, images.labels,
-                                          max(1, e.batch_size // 4)))
+        metrics.update(likelihood_metrics(model, images.images, ks, max(1, e.batch_size // 4)))
+        metrics.update(likelihood_notes(model, run.data.name, run.data.binarize))
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         log.warning("%s: non-finite metrics %s", run.run_id, bad)

@@ -19,7 +19,7 @@ from torchvision.utils import make_grid
 
 from genbench.benchmarks import store
 from genbench.benchmarks.curves import curve_points, quality_curve
-from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data
+from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data, training_data
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
@@ -46,6 +46,7 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
     train, test = load_run_data(run.data)
     model = build_model(run, train)
     callbacks = [quality_curve(run, directory, train, test)] if run.eval.curve else []
+    train = training_data(run, model, train)
     trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id,
                       callbacks)
     if trainer.device.type == "cuda":

@@ -50,10 +50,11 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     the real features, so that missing data fails now, and workers never race on caches.
 
     Returns the data, the cache files jobs read (for executors without a shared file
-    system), and per dataset the metrics of real training images against the reference:
-    the floor that any model's FID should be read against.
+    system), and the FID floors, one per distinct shared setting (dataset, options, training
+    images, feature space, sample count): the metrics of real training images against the
+    reference, the floor that any model's FID in that setting should be read against.
     """
-    seen, shared = set(), Shared(floors={})
+    seen, shared = set(), Shared(floors=[])
     for run in runs:
         key = (run.data.name, run.data.root, tuple(sorted(run.data.options.items())),
                run.data.max_train, run.eval.extractor, run.eval.fid_samples,
@@ -70,9 +71,13 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
         floor = fidelity_metrics(train.images[:len(reference)], reference, space, cache_name,
                                  cache, run.eval.batch_size)
         shared.add_cache_files(cache, cached_files(space, cache_name, cache))
-        shared.floors[run.data.name] = {**floor, "fid_extractor": space.extractor,
-                                        "fid_samples": len(reference),
-                                        "classifier_accuracy": space.classifier_accuracy}
+        classifier = space.extractor == "classifier"
+        shared.floors.append({"dataset": run.data.name, "options": dict(run.data.options),
+                              "max_train": run.data.max_train, "fid_extractor": space.extractor,
+                              "fid_samples": len(reference),
+                              "classifier_epochs": run.eval.classifier_epochs if classifier
+                              else None,
+                              "classifier_accuracy": space.classifier_accuracy, **floor})
     return shared
 
 
@@ -97,7 +102,7 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
         with store.locked(out):
             ids = store.record_suite(out, suite.name, {j.run_id: j.config for j in planned},
                                      force)
-            atomic_write_json(out / store.REFERENCE, shared.floors)
+            atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors})
             result = SuiteResult(out, ids)
             todo = []
             for job in planned:

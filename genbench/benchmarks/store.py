@@ -27,7 +27,11 @@ from genbench.io import CorruptFileError, atomic_write_json, read_json
 CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
                                            "train.json", "visuals.pt")
 SUITE = "suite.json"
-REFERENCE = "reference.json"  # real data against itself, per dataset
+# The FID floors: {"fid_floors": [entry, ...]}, one entry per shared setting of a dataset
+# (see runner.prepare_shared): dataset, options, max_train, fid_extractor, fid_samples,
+# classifier_epochs, classifier_accuracy, and the real images' fid, kid, kid_std,
+# precision, recall, f_score.
+REFERENCE = "reference.json"
 
 
 class StoreError(RuntimeError):

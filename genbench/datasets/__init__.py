@@ -12,6 +12,8 @@ from genbench.datasets.base import (
     resolve_root,
 )
 from genbench.datasets.batching import Batches, to_float, to_uint8
+from genbench.datasets.binarize import BINARIZE, binarize, binarized
 
-__all__ = ["Batches", "DatasetCorrupt", "DatasetUnavailable", "ImageData", "available",
-           "get_spec", "load", "locate", "resolve_root", "to_float", "to_uint8"]
+__all__ = ["BINARIZE", "Batches", "DatasetCorrupt", "DatasetUnavailable", "ImageData",
+           "available", "binarize", "binarized", "get_spec", "load", "locate", "resolve_root",
+           "to_float", "to_uint8"]

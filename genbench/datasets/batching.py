@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import torch
 
 from genbench.datasets.base import ImageData
+from genbench.datasets.binarize import META_KEY
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -39,6 +40,7 @@ class Batches:
         self.labels = None if data.labels is None else data.labels.to(device)
         self.batch_size, self.seed = batch_size, seed
         self.shuffle, self.drop_last = shuffle, drop_last
+        self.draw_binary = data.meta.get(META_KEY) == "dynamic"  # see datasets/binarize.py
 
     def __len__(self) -> int:
         n = len(self.images)
@@ -54,8 +56,10 @@ class Batches:
             order = torch.arange(n, device=self.images.device)
         for b in range(start, len(self)):
             index = order[b * self.batch_size: (b + 1) * self.batch_size]
-            yield to_float(self.images[index]), (None if self.labels is None
-                                                 else self.labels[index])
+            x = to_float(self.images[index])
+            if self.draw_binary:  # the global generator: checkpoints restore it on resume
+                x = torch.bernoulli(x)
+            yield x, None if self.labels is None else self.labels[index]
 
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch(0)

@@ -2,8 +2,9 @@
 
 reconstruction: MSE, BCE, PSNR, SSIM. features + fidelity: FID, KID,
 precision/recall (torch-fidelity) in a named feature space. likelihood:
-importance-weighted bound. classifier: the dataset classifier and conditional
-accuracy. timing: parameters, sampling rate, peak memory.
+importance-weighted bound, on binarised or dequantised pixels. classifier: the
+dataset classifier and conditional accuracy. timing: parameters, sampling rate,
+peak memory.
 """
 
 from genbench.metrics.classifier import (
@@ -21,7 +22,13 @@ from genbench.metrics.features import (
     real_features,
 )
 from genbench.metrics.fidelity import fidelity_metrics, kid_subset_size, metrics_from_features
-from genbench.metrics.likelihood import bits_per_dim, likelihood_metrics, negative_log_likelihood
+from genbench.metrics.likelihood import (
+    bits_per_dim,
+    dequantize,
+    likelihood_metrics,
+    likelihood_notes,
+    negative_log_likelihood,
+)
 from genbench.metrics.reconstruction import (
     reconstruct_all,
     reconstruction_errors,
@@ -30,8 +37,9 @@ from genbench.metrics.reconstruction import (
 from genbench.metrics.timing import generate, parameter_count, peak_memory
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
-           "bits_per_dim", "conditional_accuracy", "extract_features", "fidelity_metrics",
-           "generate", "inception_space", "kid_subset_size", "likelihood_metrics",
-           "load_classifier", "load_or_train", "metrics_from_features",
-           "negative_log_likelihood", "parameter_count", "peak_memory", "real_features",
+           "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
+           "fidelity_metrics", "generate", "inception_space", "kid_subset_size",
+           "likelihood_metrics", "likelihood_notes", "load_classifier", "load_or_train",
+           "metrics_from_features", "negative_log_likelihood", "parameter_count",
+           "peak_memory", "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]

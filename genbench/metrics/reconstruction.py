@@ -1,4 +1,12 @@
-"""Reconstruction error on held-out images: MSE, BCE, PSNR and SSIM (torchmetrics)."""
+"""Reconstruction error on held-out images: MSE, BCE, PSNR and SSIM (torchmetrics).
+
+SSIM is the standard definition (Wang et al., 2004; scikit-image's
+`structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`):
+the SSIM map is averaged only where the 11x11 Gaussian window lies inside the image.
+torchmetrics (since 1.0) averages the map of a reflection-padded image instead, which
+on 28 px digits gives the padded 5-pixel border 59% of the weight; so genbench takes
+torchmetrics' full map and crops that border.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +37,24 @@ def reconstruction_errors(original: torch.Tensor, reconstruction: torch.Tensor) 
         "bce": float(bce.flatten(1).sum(1).mean()),
         "psnr": float(peak_signal_noise_ratio(r, x, data_range=1.0, dim=(1, 2, 3),
                                               reduction="elementwise_mean")),
-        "ssim": float(structural_similarity_index_measure(r, x, data_range=1.0)),
+        "ssim": ssim(r, x),
     }
+
+
+SSIM_SIGMA = 1.5  # Wang et al.'s Gaussian window: sigma 1.5, 11 pixels wide
+SSIM_WINDOW = 11
+
+
+def ssim(images: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean SSIM over image pairs (floats in [0, 1]), the border of each SSIM map cropped."""
+    _, full = structural_similarity_index_measure(
+        images, reference, gaussian_kernel=True, sigma=SSIM_SIGMA, kernel_size=SSIM_WINDOW,
+        data_range=1.0, reduction="none", return_full_image=True)
+    crop = (SSIM_WINDOW - 1) // 2
+    if min(full.shape[-2:]) <= 2 * crop:
+        raise ValueError(f"SSIM needs images larger than {2 * crop} pixels a side, got "
+                         f"{tuple(full.shape[-2:])}")
+    return float(full[..., crop:-crop, crop:-crop].mean())
 
 
 @torch.no_grad()

@@ -86,6 +86,11 @@ class GenerativeModel(nn.Module):
         """log p(x) per image in nats, bounded below with k importance samples."""
         raise NotImplementedError
 
+    def likelihood_kind(self) -> str:
+        """What `log_likelihood` measures: "binary" (the probability of binary pixels, e.g. a
+        Bernoulli decoder) or "density" (a density over pixel values in [0, 1])."""
+        raise NotImplementedError(f"model {self.name!r} has a likelihood: say which kind")
+
     def random_labels(self, n: int) -> torch.Tensor | None:
         if not self.conditional:
             return None

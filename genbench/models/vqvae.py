@@ -55,17 +55,21 @@ class EMAQuantizer(nn.Module):
         self.register_buffer("embed_sum", embed.clone())
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
-        return torch.cdist(flat.float(), self.embed).argmin(1)
+        return torch.cdist(flat, self.embed).argmin(1)
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z_e [B, D, h, w] -> (z_q with straight-through gradient, indices [B, h, w])."""
-        b, d, h, w = z_e.shape
-        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
-        index = self.nearest(flat.detach())
-        if self.training:
-            self._update(flat.detach().float(), index)
-        z_q = self.embed[index].view(b, h, w, d).permute(0, 3, 1, 2)
-        return z_e + (z_q - z_e).detach(), index.view(b, h, w)
+        # Assignments and codebook statistics in fp32 even under (bf16) autocast: the EMA
+        # sums are fp32 buffers, and bf16's 8-bit mantissa would round the averages away.
+        with torch.autocast(z_e.device.type, enabled=False):
+            z_e = z_e.float()
+            b, d, h, w = z_e.shape
+            flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
+            index = self.nearest(flat.detach())
+            if self.training:
+                self._update(flat.detach(), index)
+            z_q = self.embed[index].view(b, h, w, d).permute(0, 3, 1, 2)
+            return z_e + (z_q - z_e).detach(), index.view(b, h, w)
 
     @torch.no_grad()
     def _update(self, flat: torch.Tensor, index: torch.Tensor) -> None:

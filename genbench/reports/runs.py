@@ -90,13 +90,13 @@ def load_quality(out: Path, runs: pd.DataFrame) -> pd.DataFrame:
 
 def load_reference(out: Path) -> list[dict[str, Any]]:
     """reference.json (real data scored against itself) as a list of entries with a `dataset`
-    key; written as {dataset: {...}} by earlier versions and as a list of entries since."""
+    key; written as {dataset: {...}} by earlier versions and as {"fid_floors": [...]} since."""
     try:
         data = read_json(out / store.REFERENCE)
     except (FileNotFoundError, CorruptFileError):
         return []
-    if isinstance(data, dict) and isinstance(data.get("entries"), list):
-        data = data["entries"]
+    if isinstance(data, dict) and isinstance(data.get("fid_floors"), list):
+        data = data["fid_floors"]
     if isinstance(data, dict):
         data = [{"dataset": name, **entry} for name, entry in data.items()
                 if isinstance(entry, dict)]

@@ -41,13 +41,14 @@ class Job:
 class Shared:
     """What the driver prepares once for all jobs of a suite (runner.prepare_shared).
 
-    floors: per dataset, real images measured against the reference (reference.json).
+    floors: per shared setting of a dataset, real images measured against the reference
+        (reference.json's fid_floors).
     files: the cache files jobs read (classifier weights, real features), by their path
         relative to the data cache; an executor without a shared file system copies them.
     data: the (train, test) splits of each dataset, by evaluate.data_key.
     """
 
-    floors: dict[str, dict[str, Any]]
+    floors: list[dict[str, Any]]
     files: dict[str, Path] = field(default_factory=dict)
     data: dict[str, tuple[ImageData, ImageData]] = field(default_factory=dict)
 
