@@ -27,14 +27,14 @@ from genbench import datasets
 from genbench.benchmarks.evaluate import data_cache
 from genbench.config import ConfigError, DataConfig, load_suite
 from genbench.training import pick_device
-from perf import data_path, families, metric_cost, pythae_peer, suite
+from perf import data_path, diffusion_peer, families, metric_cost, pythae_peer, suite
 from perf.common import Context
 
 log = logging.getLogger("perf")
 
 # In the order they run; the suite last, as it takes longest.
 MEASUREMENTS = {"families": families, "data_path": data_path, "pythae": pythae_peer,
-                "metric_cost": metric_cost, "suite": suite}
+                "metric_cost": metric_cost, "diffusion_peer": diffusion_peer, "suite": suite}
 
 
 def positive(kind: type):
@@ -68,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
                        help="pythae: epochs of the per-epoch comparison")
     knobs.add_argument("--metric-samples", type=positive(int), default=10_000,
                        help="metric_cost: samples")
+    knobs.add_argument("--peer-budgets", nargs="+", type=positive(float), default=[120, 600],
+                       metavar="SECONDS", help="diffusion_peer: training seconds of each "
+                       "evaluation")
+    knobs.add_argument("--peer-samples", type=positive(int), default=1000,
+                       help="diffusion_peer: samples per evaluation (and held-out images)")
     knobs.add_argument("--suite-name", default="quick", help="suite: which suite to time")
     return p
 
@@ -77,6 +82,10 @@ def selected(args: argparse.Namespace, p: argparse.ArgumentParser) -> list[str]:
     names = [n for n in MEASUREMENTS if n in (args.only or MEASUREMENTS) and n not in args.skip]
     if not names:
         p.error("--only and --skip leave nothing to measure")
+    if len(set(args.peer_budgets)) != len(args.peer_budgets):
+        p.error(f"--peer-budgets repeats a budget: {args.peer_budgets}")
+    if args.peer_samples < 4:
+        p.error("--peer-samples must be at least 4 (FID and KID need 4 samples)")
     for name in names:
         missing = [m for m in getattr(MEASUREMENTS[name], "REQUIRES", ())
                    if importlib.util.find_spec(m) is None]
