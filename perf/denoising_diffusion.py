@@ -1,11 +1,12 @@
 """The diffusion peer itself: denoising-diffusion-pytorch, trained as its own Trainer trains.
 
-Its Unet with GaussianDiffusion, Adam with its Trainer's betas, the gradient norm
-clipped, and its Trainer's EMA (ema_pytorch), one update per batch. Two things
-differ from its Trainer, both to compare models rather than data pipelines:
-batches come from genbench's in-memory uint8 images scaled to [0, 1] (its
-image-folder loader's cost is what `data_path` measures), and there are no
-horizontal flips (its default; flipped digits are not digits).
+Its Unet and GaussianDiffusion (its defaults otherwise: v-prediction, sigmoid
+schedule), Adam with its Trainer's betas, the gradient norm clipped, and its
+Trainer's EMA (ema_pytorch, asked after every step). Two things differ from its
+Trainer, so that models are compared rather than data pipelines: batches come
+from genbench's in-memory uint8 images scaled to [0, 1] (what a per-image PIL
+loader costs instead is what `data_path` shows), and there are no horizontal
+flips (its default; flipped digits are not digits).
 """
 
 from __future__ import annotations
