@@ -44,6 +44,7 @@ benchmark: setup
 report: setup
 	$(BIN)/genbench report $(OUT)
 
+# ARGS="--only diffusion_peer" / "--skip suite pythae": some measurements (python -m perf.run --help)
 perf: setup
 	$(BIN)/pip install --quiet -e '.[perf]'
 	$(BIN)/python -m perf.run --out reports/perf $(ARGS)
