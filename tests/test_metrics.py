@@ -42,15 +42,22 @@ def noisy(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     return to_uint8(x + sigma * torch.randn(x.shape, generator=g))
 
 
-def kid(a: np.ndarray, b: np.ndarray) -> float:
-    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al., 2018) on whole
-    sets: genbench's KID subsets are the whole sets when there are at most 1000 samples."""
+def kid(a: np.ndarray, b: np.ndarray, subset: int, subsets: int = 100,
+        seed: int = 2020) -> tuple[float, float]:
+    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al., 2018), mean and std
+    over random subsets drawn as torch-fidelity draws them (its default seed)."""
     def kernel(x, y):
         return (x @ y.T / x.shape[1] + 1) ** 3
 
-    m = len(a)
-    within = [(k.sum() - np.trace(k)) / (m * (m - 1)) for k in (kernel(a, a), kernel(b, b))]
-    return float(sum(within) - 2 * kernel(a, b).mean())
+    def mmd(x, y):
+        m = len(x)
+        within = [(k.sum() - np.trace(k)) / (m * (m - 1)) for k in (kernel(x, x), kernel(y, y))]
+        return sum(within) - 2 * kernel(x, y).mean()
+
+    rng = np.random.RandomState(seed)
+    mmds = [mmd(a[rng.choice(len(a), subset, replace=False)],
+                b[rng.choice(len(b), subset, replace=False)]) for _ in range(subsets)]
+    return float(np.mean(mmds)), float(np.std(mmds))
 
 
 def precision_recall(fake: np.ndarray, real: np.ndarray, k: int = 3) -> tuple[float, float]:
@@ -78,7 +85,9 @@ def fidelity_pair(sprites, space):
 def test_fid_kid_precision_recall_match_independent_computations(fidelity_pair):
     ours, (fake, real) = fidelity_pair
     assert ours["fid"] == pytest.approx(frechet(fake, real), rel=1e-6)
-    assert ours["kid"] == pytest.approx(kid(fake, real), rel=1e-6)
+    assert ours["kid_subset"] == 250  # half the samples: subsets differ, the std is real
+    mean, std = kid(fake, real, ours["kid_subset"])
+    assert (ours["kid"], ours["kid_std"]) == pytest.approx((mean, std), rel=1e-6) and std > 0
     precision, recall = precision_recall(fake, real)
     assert 0 < precision < 1 and 0 < recall < 1  # neither trivially 0 nor 1
     assert (ours["precision"], ours["recall"]) == pytest.approx((precision, recall), rel=1e-6)

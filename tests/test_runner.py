@@ -135,12 +135,12 @@ def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
     suite, out = reference
     floors = json.loads((out / store.REFERENCE).read_text())["fid_floors"]
     assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200)]
-    assert "real training images score FID" in (out / "report.md").read_text()
+    assert "Real training images score FID" in (out / "report.md").read_text()
     # Two settings of one dataset (here two sample counts) keep a floor each.
     run = load_suite(suite).runs()[0]
     other = RunConfig.from_dict(run.to_dict())
     other.eval.fid_samples = 100
-    floors = prepare_shared([run, other])
+    floors = prepare_shared([run, other]).floors
     assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200),
                                                                   ("sprites", 100)]
     assert floors[0]["fid"] != floors[1]["fid"]
