@@ -134,3 +134,19 @@ def test_resumed_curve_keeps_its_points_and_equals_an_uninterrupted_one(sprites,
     assert list(resumed["step"]) == [4, 8, 16, 20]
     progress = torch_load(parts / "progress.pt")
     assert progress["steps"] == [4, 8, 16, 20] and progress["samples"].shape[:2] == (4, 8)
+
+
+def test_seconds_points_are_taken_once_each_at_or_before_their_time(tmp_path):
+    # 0.4 s steps, points at 1, 2, 4 s of a 5 s budget: each point is taken at the last step
+    # that ends before it (0.8, 1.6, 3.6 s), never a second time at the step after, and the
+    # end of the budget is one more point.
+    curve = QualityCurve(tmp_path, None, None, LogSpaced(1, 2), by_seconds=True, samples=8,
+                         end=5.0)
+    taken = []
+    for step in range(1, 13):
+        progress = Progress(step, 0, step, round(0.4 * step, 3), final=step == 12)
+        if curve.due(progress):
+            taken.append(progress.seconds)
+            curve.rows.append({"step": step, "seconds": progress.seconds,
+                               "point": curve._due_point})
+    assert taken == [0.8, 1.6, 3.6, 4.8]

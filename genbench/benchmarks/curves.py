@@ -9,7 +9,8 @@ meanwhile and checkpoints right after, so points survive kills: a resumed run
 keeps the points up to its checkpoint and recomputes none of them.
 
     quality.csv   step, epoch, images, seconds, eval_seconds, n, kid, kid_std,
-                  kid_subset, fid, extractor, loss        (one row per point)
+                  kid_subset, fid, extractor, loss, point (one row per point; `point`
+                  counts the log-spaced points it stands for)
     progress.pt   the first few samples at every point, for "how samples improve"
 """
 
@@ -40,7 +41,7 @@ from genbench.training import LogSpaced, Progress
 
 QUALITY, PROGRESS = "quality.csv", "progress.pt"
 FIELDS = ("step", "epoch", "images", "seconds", "eval_seconds", "n", "kid", "kid_std",
-          "kid_subset", "fid", "extractor", "loss")
+          "kid_subset", "fid", "extractor", "loss", "point")
 
 
 class QualityCurve:
@@ -57,6 +58,7 @@ class QualityCurve:
         self.rows: list[dict[str, Any]] = []
         self.strips: dict[int, torch.Tensor] = {}  # step -> the first samples drawn there
         self._previous: Progress | None = None
+        self._due_point = 0  # the planned points reached, as of the last `due`
 
     # -- the Callback protocol -------------------------------------------------------------
     def resume(self, progress: Progress) -> None:
@@ -70,9 +72,13 @@ class QualityCurve:
         previous, self._previous = self._previous, progress
         if self.rows and int(self.rows[-1]["step"]) == progress.step:
             return False
+        self._due_point = self._reached(progress, previous)
+        return self._due_point > self._done()
+
+    def _reached(self, progress: Progress, previous: Progress | None) -> int:
+        """How many points the run has reached (the end of the budget is one more)."""
         if progress.final:
-            return True
-        done = self.schedule.index(self._x(self.rows[-1])) if self.rows else 0
+            return self._done() + 1
         if self.by_seconds:
             # Evaluate at the last step that ends before the point: its x is then at or before
             # the nominal time, which is what "quality at a budget of t seconds" must read.
@@ -80,7 +86,14 @@ class QualityCurve:
             reached = self.schedule.index(progress.seconds + step_time)
         else:
             reached = self.schedule.index(progress.step)
-        return min(reached, self.last_planned) > done
+        return min(reached, self.last_planned)
+
+    def _done(self) -> int:
+        if not self.rows:
+            return 0
+        last = self.rows[-1]
+        # An evaluation ahead of its nominal time stands for that point (its `point`).
+        return int(last["point"]) if last.get("point") else self.schedule.index(self._x(last))
 
     def __call__(self, model: GenerativeModel, progress: Progress) -> None:
         start = time.perf_counter()
@@ -94,7 +107,7 @@ class QualityCurve:
             "eval_seconds": round(time.perf_counter() - start, 3), "n": self.samples,
             "kid": scores["kid"], "kid_std": scores["kid_std"], "kid_subset": scores["kid_subset"],
             "fid": scores["fid"], "extractor": self.space.extractor,
-            "loss": "" if progress.loss is None else progress.loss})
+            "loss": "" if progress.loss is None else progress.loss, "point": self._due_point})
         self.strips[progress.step] = images[:self.strip].clone()
         self._write()
 
