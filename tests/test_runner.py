@@ -105,7 +105,7 @@ def test_report_has_one_row_per_run_and_every_capability_measured(reference):
     assert "data:image/png;base64," in html and "FID [classifier, n=200]" in html
     assert "src='figures" not in html  # self-contained
     figures = {p.name for p in (out / "figures").iterdir()}
-    for name in ("headline", "samples", "reconstructions", "curves", "sample-quality",
+    for name in ("headline", "samples", "progress", "reconstructions", "curves", "sample-quality",
                  "latent-map", "interpolations", "traversals", "label-grid"):
         assert f"sprites-{name}.png" in figures and f"sprites-{name}.pdf" in figures
     assert (out / "slides.pdf").read_bytes().startswith(b"%PDF")

@@ -1,5 +1,6 @@
 """What the report reads: run directories only (metrics.json, quality.csv, curves.csv,
-visuals.pt, failed.json) and the suite's reference.json. Nothing here trains or plots."""
+visuals.pt, progress.pt, failed.json) and the suite's reference.json. Nothing here trains
+or plots."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from genbench.io import CorruptFileError, read_json, torch_load
 log = logging.getLogger(__name__)
 QUALITY = "quality.csv"  # the run's quality curve: one row per evaluation during training
 CURVES = "curves.csv"  # the training loss, every log_every steps
+PROGRESS = "progress.pt"  # the first samples at every curve point (same noise each time)
 IDENTITY = ["run", "model", "family", "dataset", "seed"]
 
 
@@ -48,16 +50,24 @@ def collect(out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
 
 
 def load_visuals(out: Path, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """visuals.pt of every run ({} where absent or damaged: its figures are left out)."""
+    """visuals.pt of every run, with its samples at each curve point (progress.pt) as
+    `progress` and `progress_seconds`; {} where absent or damaged: its figures are left out."""
     visuals = {}
     for run_id in runs["run"]:
-        path = store.run_dir(out, run_id) / store.VISUALS
-        try:
-            visuals[run_id] = torch_load(path, "figure data") if path.exists() else {}
-        except CorruptFileError as error:
-            log.warning("%s; its figures are left out", error)
-            visuals[run_id] = {}
+        directory = store.run_dir(out, run_id)
+        visuals[run_id] = _load(directory / store.VISUALS)
+        if strips := _load(directory / PROGRESS):
+            visuals[run_id].update(progress=strips["samples"],
+                                   progress_seconds=strips["seconds"])
     return visuals
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return torch_load(path, "figure data") if path.exists() else {}
+    except CorruptFileError as error:
+        log.warning("%s; its figures are left out", error)
+        return {}
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
