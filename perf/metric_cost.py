@@ -13,7 +13,7 @@ from typing import Any
 from genbench.metrics import ClassifierSettings, FeatureSpace, fidelity_metrics, load_or_train
 from perf.common import Context, Stopwatch
 
-CLASSIFIER = ClassifierSettings(epochs=8)  # the quick suite's classifier_epochs
+CLASSIFIER = ClassifierSettings()  # the suites' classifier (EvalConfig.classifier_epochs)
 
 
 def measure(ctx: Context) -> dict[str, Any]:
