@@ -170,6 +170,14 @@ def test_ranking_uses_only_points_at_or_before_each_budget():
     assert np.isnan(values.loc["short", 60.0])  # shorter run: left out, never extrapolated
 
 
+def test_a_run_of_the_budget_itself_is_ranked_at_it_by_its_final_point():
+    # A 60 s run ends at the first step past 60 s: its final point (60.05 s) stands for 60 s.
+    quality = pd.DataFrame({"run": "r", "model": "m", "family": "f", "dataset": "d",
+                            "seconds": [20, 40, 60.05], "images": 0, "fid": [30, 20, 3]})
+    values = values_at_budgets(mean_curves(quality, "fid"), [30.0, 60.0])
+    assert values.loc["m", 60.0] == 3 and values.loc["m", 30.0] == 30
+
+
 def test_time_to_quality_picks_the_first_crossing():
     quality = pd.DataFrame({"run": "r", "model": "m", "family": "f", "dataset": "d",
                             "seconds": [1.0, 2, 4, 8, 16], "images": [10, 20, 40, 80, 160],

@@ -18,6 +18,9 @@ from genbench.reports.tables import Table, format_value
 THRESHOLDS = (20.0, 10.0, 5.0)  # FID levels of the time-to-quality table
 FIRST_BUDGET = 15.0  # seconds; common budgets double from here (and halve, for short runs)
 MAX_BUDGETS = 7
+# A seconds budget ends at the first step at or past it, so a run of B seconds has its last
+# point a fraction of a step after B: points up to 1% past a budget stand for it.
+OVERSHOOT = 0.01
 
 
 def curve_metric(quality: pd.DataFrame) -> str | None:
@@ -80,7 +83,7 @@ def values_at_budgets(curves: pd.DataFrame, budgets: list[float]) -> pd.DataFram
 
 
 def _last_before(curve: pd.DataFrame, budget: float) -> float:
-    before = curve[curve["seconds"] <= budget]
+    before = curve[curve["seconds"] <= budget * (1 + OVERSHOOT)]
     return float(before["value"].iloc[-1]) if len(before) else np.nan
 
 
@@ -144,7 +147,8 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str) -> Table | None
                                                                f" (#{int(r)})")
                          for v, r in zip(values[column], ranks[column], strict=True)]
     caption = (f"{metric.upper()} [{space}] of each model at common budgets of training "
-               "seconds: its last curve point at or before the budget, rank in brackets; "
+               "seconds: its last curve point at or before the budget (a run of that budget:"
+               " its final point, within a step of it), rank in brackets; "
                "lower is better. –: the run is shorter than the budget (never extrapolated) "
                "or has no point yet.")
     return Table("ranking", f"Ranking at common training budgets [{metric.upper()}, {space}]",
