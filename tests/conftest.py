@@ -13,6 +13,31 @@ from genbench import datasets
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+# The data, training and evaluation settings of the tiny suites the runner and Ray tests
+# run: a str.format template (doubled braces in TOML), filled with the device.
+TINY_SETTINGS = """
+[dataset.sprites]
+size = 28
+
+[data]
+max_train = 512
+max_test = 200
+
+[train]
+steps = 30
+batch_size = 32
+log_every = 5
+checkpoint_every = 10
+device = "{device}"
+
+[eval]
+fid_samples = 200
+nll_k = 5
+nll_images = 50
+classifier_epochs = 1
+batch_size = 100
+"""
+
 def pytest_configure(config):
     # Decoded tensors and trained classifiers go to a per-session cache unless CI chose one.
     if not os.environ.get("GENBENCH_CACHE"):

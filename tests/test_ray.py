@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from conftest import TINY_SETTINGS
 
 from genbench.cli import main
 from genbench.io import torch_load
@@ -31,28 +32,7 @@ models = ["vae", "long", "diverges"]
 datasets = ["sprites"]
 seeds = [0]
 resources = {{ num_cpus = 1 }}  # one torch thread per job, under either executor
-
-[dataset.sprites]
-size = 28
-
-[data]
-max_train = 512
-max_test = 200
-
-[train]
-steps = 30
-batch_size = 32
-log_every = 5
-checkpoint_every = 10
-device = "{device}"
-
-[eval]
-fid_samples = 200
-nll_k = 5
-nll_images = 50
-classifier_epochs = 1
-batch_size = 100
-
+""" + TINY_SETTINGS + """
 [model.long]  # long enough to be killed between its first checkpoint and its end
 model = "gan"
 config = {{ width = 8 }}

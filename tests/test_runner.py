@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_SETTINGS
 
 from genbench.benchmarks import store
 from genbench.cli import main
@@ -24,28 +25,7 @@ name = "{name}"
 models = {models}
 datasets = ["sprites"]
 seeds = [0]
-
-[dataset.sprites]
-size = 28
-
-[data]
-max_train = 512
-max_test = 200
-
-[train]
-steps = 30
-batch_size = 32
-log_every = 5
-checkpoint_every = 10
-device = "cpu"
-
-[eval]
-fid_samples = 200
-nll_k = 5
-nll_images = 50
-classifier_epochs = 1
-batch_size = 100
-
+""" + TINY_SETTINGS + """
 [model.gan]
 config = {{ width = 8 }}
 
@@ -59,7 +39,7 @@ QUALITY = ["fid", "kid", "precision", "recall", "mse", "psnr", "ssim", "nll_k1",
 
 def tiny_suite(tmp_path: Path, models=("vae", "cvae", "gan"), name="tiny") -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(TINY.format(name=name, models=json.dumps(list(models))))
+    path.write_text(TINY.format(name=name, models=json.dumps(list(models)), device="cpu"))
     return path
 
 
