@@ -86,18 +86,18 @@ def selected(args: argparse.Namespace, p: argparse.ArgumentParser) -> list[str]:
         p.error(f"--peer-budgets repeats a budget: {args.peer_budgets}")
     if args.peer_samples < 4:
         p.error("--peer-samples must be at least 4 (FID and KID need 4 samples)")
-    for name in names:
-        missing = [m for m in getattr(MEASUREMENTS[name], "REQUIRES", ())
-                   if importlib.util.find_spec(m) is None]
-        if missing:
-            p.error(f"{name} needs {', '.join(missing)}: pip install -e '.[perf]' (make perf "
-                    f"does), or leave it out with --skip {name}")
     try:  # now, not after an hour of other measurements
         DataConfig(args.dataset)
         if "suite" in names:
             load_suite(args.suite_name)
     except ConfigError as error:
         p.error(str(error))
+    for name in names:
+        missing = [m for m in getattr(MEASUREMENTS[name], "REQUIRES", ())
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            p.error(f"{name} needs {', '.join(missing)}: pip install -e '.[perf]' (make perf "
+                    f"does), or leave it out with --skip {name}")
     return names
 
 

@@ -82,3 +82,14 @@ def test_selection_and_bad_input(capsys, tmp_path):
             run.main([*argv, "--out", str(out)])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_missing_peer_package_is_named_with_the_fix(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(run.pythae_peer, "REQUIRES", ("genbench_no_such_package",))
+    out = tmp_path / "perf"
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--only", "pythae", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "pythae needs genbench_no_such_package" in err and "--skip pythae" in err
+    assert not out.exists()
