@@ -1,0 +1,115 @@
+"""`genbench train | evaluate | sample`: one model in one run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from genbench.cli.common import BUDGETS, budget_args, data_args, settings, train_config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from genbench.benchmarks import store
+    from genbench.benchmarks.job import train_run
+    from genbench.config import ConfigError, DataConfig, RunConfig, _build
+    from genbench.training import TrainConfig
+
+    train = train_config(args, {"epochs": 1} if not any(
+        getattr(args, k) is not None for k in BUDGETS) else {})
+    train.update(seed=args.seed, wandb=args.wandb)
+    run = RunConfig(
+        name=args.model, model=args.model,
+        data=DataConfig(args.dataset, args.data_root, settings(args.option, "--option"),
+                        args.max_train, None, not args.no_download),
+        seed=args.seed, model_config=settings(args.set, "--set"),
+        train=_build(TrainConfig, train, "train"))
+    out = Path(args.out or f"runs/{run.run_id}")
+    if out.exists() and any(out.iterdir()) and not (out / store.CONFIG).exists():
+        raise ConfigError(f"{out} exists and is not a genbench run directory; choose another "
+                          "--out")
+    store.prepare_run_dir(out, run.to_dict(), args.force)
+    summary = train_run(run, out, progress=not args.quiet)
+    print(f"trained {run.run_id}: {summary['train_steps']} steps in "
+          f"{summary['train_seconds']:.1f} s ({summary['train_images_per_second']:.0f} img/s) "
+          f"-> {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from genbench.benchmarks import evaluate_run
+
+    metrics = evaluate_run(args.run_dir, fid_weights=args.fid_weights, device=args.device,
+                           data_root=args.data_root)
+    print(json.dumps(metrics, indent=2, default=str))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from genbench.benchmarks.evaluate import build_model, load_run_data
+    from genbench.benchmarks.job import save_grid
+    from genbench.config import RunConfig
+    from genbench.io import read_json, torch_load
+    from genbench.training import load_sampling_weights, pick_device
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "checkpoint.pt").exists():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt; train it first")
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
+    run = RunConfig.from_dict(read_json(run_dir / "config.json"))
+    run.data.root = args.data_root or run.data.root
+    train, _ = load_run_data(run.data)
+    model = build_model(run, train).to(pick_device(args.device))
+    load_sampling_weights(model, torch_load(run_dir / "checkpoint.pt", "checkpoint"))
+    torch.manual_seed(args.seed)
+    labels = None
+    if model.conditional:
+        labels = (torch.full((args.n,), args.label) if args.label is not None
+                  else torch.arange(args.n) % model.num_classes).to(model.device)
+    with torch.no_grad():
+        images = (model.denoise(args.n, steps=args.steps)[0] if args.steps and
+                  hasattr(model, "denoise") else model.sample(args.n, labels))
+    out = Path(args.out or run_dir / "samples-cli.png")
+    save_grid(out, images, nrow=args.nrow)
+    print(f"{args.n} samples -> {out}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one model into a run directory")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="model setting, e.g. latent_dim=2 (see `genbench models`)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset option")
+    p.add_argument("--max-train", type=int, help="use the first N training images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run directory (default runs/MODEL-DATASET-sSEED)")
+    p.add_argument("--force", action="store_true", help="replace a different run in --out")
+    p.add_argument("--wandb", action="store_true", help="log to wandb (offline by default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    budget_args(p)
+    data_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="measure a trained run; writes metrics.json")
+    p.add_argument("run_dir")
+    p.add_argument("--fid-weights", help="local Inception-v3 weights (or $GENBENCH_FID_WEIGHTS)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="data root, if it moved since training")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
+    p.add_argument("run_dir")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--nrow", type=int, default=8)
+    p.add_argument("--label", type=int, help="class for conditional models")
+    p.add_argument("--steps", type=int, help="DDIM steps (diffusion)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="PNG path (default RUN_DIR/samples-cli.png)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="data root, if it moved since training")
+    p.set_defaults(func=cmd_sample)

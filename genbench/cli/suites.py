@@ -1,0 +1,108 @@
+"""`genbench models | suites | benchmark | report`: what can be compared, and comparing it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from genbench.cli.common import budget_args, data_args, train_config
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from genbench import models
+
+    for name in models.available():
+        caps = [k for k, v in models.model_class(name).capabilities().items() if v]
+        config = models.make_config(name)
+        values = ", ".join(f"{f.name}={getattr(config, f.name)}"
+                           for f in dataclasses.fields(config))
+        print(f"{name:10s} [{', '.join(caps) or 'samples only'}]\n    {values}")
+    return 0
+
+
+def cmd_suites(args: argparse.Namespace) -> int:
+    from genbench.config import available_suites, load_suite
+
+    for name in available_suites():
+        suite = load_suite(name)
+        print(f"{name:8s} {len(suite.runs()):3d} runs  {suite.description}")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from genbench.benchmarks import run_suite
+    from genbench.config import load_suite
+    from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
+
+    suite = load_suite(args.suite)
+    suite.train = train_config(args, suite.train)
+    if args.fid_samples is not None:
+        suite.eval = {**suite.eval, "fid_samples": args.fid_samples}
+    suite = suite.select(args.models, args.datasets, args.seeds)
+    small = sorted({r.eval.fid_samples for r in suite.runs()
+                    if r.eval.fid_samples < MIN_MEANINGFUL_SAMPLES})
+    if small:
+        print(f"genbench: warning: FID on {small[0]} samples is strongly biased and not "
+              f"comparable with published values; use --fid-samples {MIN_MEANINGFUL_SAMPLES} or "
+              "more for comparisons", file=sys.stderr)
+    out = Path(args.out or f"reports/{suite.name}")
+    result = run_suite(suite, out, jobs=args.jobs, executor=args.executor,
+                       address=args.address, force=args.force,
+                       retry_failed=args.retry_failed, report=not args.no_report,
+                       progress=not args.quiet, data_root=args.data_root,
+                       download=False if args.no_download else None,
+                       fid_weights=args.fid_weights, extractor=args.extractor,
+                       device=args.device, wandb=args.wandb or None)
+    print(f"{suite.name}: {len(result.done)} run(s) done, {len(result.skipped)} already "
+          f"complete, {len(result.failed)} failed -> {out}")
+    if not args.no_report:
+        print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genbench.reports import write_report
+
+    files = write_report(args.run_dir, wandb=args.wandb)
+    for kind, path in files.items():
+        print(f"{kind:5s} {path}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("models", help="registered models, capabilities, settings").set_defaults(
+        func=cmd_models)
+    sub.add_parser("suites", help="shipped benchmark suites").set_defaults(func=cmd_suites)
+
+    p = sub.add_parser("benchmark", help="run a suite (resumable) and write its report")
+    p.add_argument("--suite", default="quick", help="shipped suite name or a .toml path")
+    p.add_argument("--models", nargs="+", help="only these models (or suite variants)")
+    p.add_argument("--datasets", nargs="+", help="only these datasets")
+    p.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
+    p.add_argument("--out", help="results directory (default reports/SUITE)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="parallel worker processes (--executor local)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this machine (default); ray: a Ray cluster")
+    p.add_argument("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: "
+                   "a local Ray instance for this command)")
+    p.add_argument("--force", action="store_true",
+                   help="replace results of a different suite or configuration in --out")
+    p.add_argument("--retry-failed", action="store_true", help="rerun runs that failed")
+    p.add_argument("--fid-samples", type=int, help="generated images for FID/KID/PR")
+    p.add_argument("--extractor", choices=("classifier", "inception"),
+                   help="FID feature space")
+    p.add_argument("--fid-weights", help="local Inception-v3 weights (or $GENBENCH_FID_WEIGHTS)")
+    p.add_argument("--wandb", action="store_true", help="log runs to wandb (offline default)")
+    p.add_argument("--no-report", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    budget_args(p)
+    data_args(p)
+    p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("report", help="tables and figures from a results directory")
+    p.add_argument("run_dir")
+    p.add_argument("--wandb", action="store_true", help="also log the table to wandb")
+    p.set_defaults(func=cmd_report)
