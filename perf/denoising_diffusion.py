@@ -20,7 +20,7 @@ import torch
 
 from genbench.datasets import Batches, ImageData
 from genbench.training import Progress
-from genbench.training.trainer import BudgetClock  # the clock genbench's Trainer runs on
+from genbench.training.clock import BudgetClock  # the clock genbench's Trainer runs on
 from perf.common import endless
 
 REQUIRES = ("denoising_diffusion_pytorch", "ema_pytorch")

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from genbench.benchmarks.evaluate import build_model
-from genbench.config import RunConfig, load_suite
+from genbench.benchmarks.suite import load_suite
+from genbench.config import RunConfig
 from genbench.metrics import (
     ClassifierSettings,
     FeatureSpace,

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from genbench import models
-from genbench.config import load_suite
+from genbench.benchmarks.suite import load_suite
 from genbench.datasets import ImageData, to_float
 from genbench.metrics import generate
 from genbench.training import TrainConfig, Trainer

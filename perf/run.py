@@ -25,7 +25,8 @@ import torch
 
 from genbench import datasets
 from genbench.benchmarks.evaluate import data_cache
-from genbench.config import ConfigError, DataConfig, load_suite
+from genbench.benchmarks.suite import load_suite
+from genbench.config import ConfigError, DataConfig
 from genbench.training import pick_device
 from perf import data_path, diffusion_peer, families, metric_cost, pythae_peer, suite
 from perf.common import Context

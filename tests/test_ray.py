@@ -200,7 +200,7 @@ def test_shared_work_ships_every_cache_file_a_job_reads(reference, tmp_path, mon
         reference_images,
     )
     from genbench.benchmarks.runner import prepare_shared
-    from genbench.config import load_suite
+    from genbench.benchmarks.suite import load_suite
     from genbench.metrics import fidelity_metrics
 
     run = load_suite(reference[0]).runs()[0]

@@ -110,7 +110,8 @@ def test_rerun_skips_finished_runs(reference, capsys):
 
 def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
     from genbench.benchmarks.runner import prepare_shared
-    from genbench.config import RunConfig, load_suite
+    from genbench.benchmarks.suite import load_suite
+    from genbench.config import RunConfig
 
     suite, out = reference
     floors = json.loads((out / store.REFERENCE).read_text())["fid_floors"]

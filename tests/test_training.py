@@ -13,7 +13,7 @@ from genbench import metrics, models
 from genbench.benchmarks.curves import QUALITY, QualityCurve
 from genbench.io import torch_load
 from genbench.training import LogSpaced, Progress, TrainConfig, Trainer
-from genbench.training import trainer as trainer_module
+from genbench.training import checkpoint as checkpoint_module
 
 
 def _fit(data, out, steps, callbacks=(), **config):
@@ -46,13 +46,13 @@ class Sleeper:
 def test_saves_and_callbacks_do_not_count_as_training_time(sprites, tmp_path, monkeypatch):
     train, _ = sprites
     _, fast = _fit(train, tmp_path / "fast", 20)
-    save = trainer_module.atomic_torch_save
+    save = checkpoint_module.atomic_torch_save
 
     def slow_save(*args, **kwargs):
         time.sleep(0.3)
         save(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "atomic_torch_save", slow_save)
+    monkeypatch.setattr(checkpoint_module, "atomic_torch_save", slow_save)
     sleeper = Sleeper(0.3, every=4)
     start = time.perf_counter()
     _, slow = _fit(train, tmp_path / "slow", 20, [sleeper])

@@ -28,7 +28,8 @@ from genbench.benchmarks.evaluate import (
     reference_images,
 )
 from genbench.benchmarks.executors import Executor, Job, Shared
-from genbench.config import RunConfig, Suite
+from genbench.benchmarks.suite import Suite
+from genbench.config import RunConfig
 from genbench.io import atomic_write_json
 from genbench.metrics import fidelity_metrics
 from genbench.metrics.features import cached_files

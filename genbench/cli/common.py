@@ -10,11 +10,11 @@ BUDGETS = ("epochs", "steps", "seconds")
 
 def toml_value(text: str) -> Any:
     """A command-line value in TOML syntax (numbers, booleans, lists), else a string."""
-    from genbench.config import tomllib
+    from genbench.config import TOMLDecodeError, parse_toml
 
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        return parse_toml(f"v = {text}")["v"]
+    except TOMLDecodeError:
         return text
 
 

@@ -12,7 +12,7 @@ from genbench.cli.common import BUDGETS, budget_args, data_args, settings, train
 def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks import store
     from genbench.benchmarks.job import train_run
-    from genbench.config import ConfigError, DataConfig, RunConfig, _build
+    from genbench.config import ConfigError, DataConfig, RunConfig, build
     from genbench.training import TrainConfig
 
     train = train_config(args, {"epochs": 1} if not any(
@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=DataConfig(args.dataset, args.data_root, settings(args.option, "--option"),
                         args.max_train, None, not args.no_download),
         seed=args.seed, model_config=settings(args.set, "--set"),
-        train=_build(TrainConfig, train, "train"))
+        train=build(TrainConfig, train, "train"))
     out = Path(args.out or f"runs/{run.run_id}")
     if out.exists() and any(out.iterdir()) and not (out / store.CONFIG).exists():
         raise ConfigError(f"{out} exists and is not a genbench run directory; choose another "

@@ -23,7 +23,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    from genbench.config import available_suites, load_suite
+    from genbench.benchmarks.suite import available_suites, load_suite
 
     for name in available_suites():
         suite = load_suite(name)
@@ -33,7 +33,7 @@ def cmd_suites(args: argparse.Namespace) -> int:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from genbench.benchmarks import run_suite
-    from genbench.config import load_suite
+    from genbench.benchmarks.suite import load_suite
     from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
 
     suite = load_suite(args.suite)

@@ -3,9 +3,8 @@
 Budgets are counted in epochs, steps or seconds so that families can be compared
 at equal compute. The seconds are those of training alone: the clock stops while
 checkpoints are written and while callbacks (curve evaluations) run. Checkpoints
-carry everything the loop depends on (weights, EMA, optimizer and scheduler
-state, RNG state, position in the data), so a resumed run continues exactly
-where an uninterrupted one would be.
+(training/checkpoint.py) carry everything the loop depends on, so a resumed run
+continues exactly where an uninterrupted one would be.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +21,14 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from genbench.datasets import Batches, ImageData
-from genbench.io import atomic_torch_save, torch_load
+from genbench.io import torch_load
 from genbench.models import GenerativeModel
 from genbench.training.callbacks import Callback, Progress
+from genbench.training.checkpoint import CHECKPOINT, restore_checkpoint, save_checkpoint
+from genbench.training.clock import BudgetClock
 from genbench.training.config import TrainConfig, pick_device
 from genbench.training.ema import warmed_up_ema
 from genbench.training.loggers import CSVLogger, WandbLogger
-
-CHECKPOINT = "checkpoint.pt"
 
 
 class NonFiniteLoss(RuntimeError):
@@ -45,24 +43,6 @@ class TrainResult:
     eval_seconds: float  # spent in callbacks, outside the budget
     images_per_second: float
     final_losses: dict[str, float]
-
-
-class BudgetClock:
-    """Training seconds: running during steps, stopped while saving or evaluating."""
-
-    def __init__(self, seconds: float = 0.0) -> None:
-        self.seconds, self._since = seconds, time.perf_counter()
-
-    def read(self) -> float:
-        return self.seconds + (time.perf_counter() - self._since if self._since else 0.0)
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        self.seconds, self._since = self.read(), None
-        try:
-            yield
-        finally:
-            self._since = time.perf_counter()
 
 
 class Trainer:
@@ -132,8 +112,8 @@ class Trainer:
                  "loss_sum": 0.0, "loss_steps": 0, "finished": False}
         ckpt_path = self.out_dir / CHECKPOINT if self.out_dir else None
         if resume and ckpt_path and ckpt_path.exists():
-            state = {**state, **self._restore(torch_load(ckpt_path, "checkpoint"), optimizers,
-                                              schedulers)}
+            state = {**state, **restore_checkpoint(torch_load(ckpt_path, "checkpoint"), model,
+                                                   ema, optimizers, schedulers)}
         spent = (state["step"] >= total if total is not None
                  else state["seconds"] >= c.seconds)
         if state["finished"] and spent:
@@ -178,7 +158,9 @@ class Trainer:
         def checkpoint() -> None:
             if ckpt_path:
                 with clock.paused():
-                    self._save(ckpt_path, optimizers, schedulers, state, loggers)
+                    for logger in loggers:
+                        logger.flush()
+                    save_checkpoint(ckpt_path, model, ema, optimizers, schedulers, state)
 
         def run_callbacks(final: bool = False) -> None:
             """Due callbacks on the sampling weights; at the end, always readies those weights."""
@@ -255,30 +237,3 @@ class Trainer:
     def sampling_model(self) -> GenerativeModel:
         """The weights to sample from: the EMA copy when the model keeps one."""
         return (self.ema.module if self.ema is not None else self.model).eval()
-
-    # -- checkpoints -----------------------------------------------------------------------
-    def _save(self, path, optimizers, schedulers, state, loggers) -> None:
-        for logger in loggers:
-            logger.flush()
-        atomic_torch_save(path, {
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "optimizers": [o.state_dict() for o in optimizers],
-            "schedulers": [s.state_dict() for s in schedulers],
-            "state": dict(state),
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        })
-
-    def _restore(self, ckpt, optimizers, schedulers) -> dict:
-        self.model.load_state_dict(ckpt["model"])
-        if self.ema is not None and ckpt.get("ema") is not None:
-            self.ema.load_state_dict(ckpt["ema"])
-        for o, s in zip(optimizers, ckpt["optimizers"], strict=True):
-            o.load_state_dict(s)
-        for sch, s in zip(schedulers, ckpt["schedulers"], strict=True):
-            sch.load_state_dict(s)
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if ckpt["rng"].get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        return dict(ckpt["state"])

@@ -1,0 +1,150 @@
+"""A suite of runs: models x datasets x seeds, loaded from TOML and validated.
+
+Everything a user can type is validated here, before any work starts, with a
+message naming the bad value and the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from genbench import models
+from genbench.config import (
+    ConfigError,
+    DataConfig,
+    EvalConfig,
+    Resources,
+    RunConfig,
+    TOMLDecodeError,
+    build,
+    parse_toml,
+)
+from genbench.training import TrainConfig
+
+SUITE_KEYS = {"name", "description", "models", "datasets", "seeds", "data", "train", "eval",
+              "resources", "model", "dataset"}
+MODEL_KEYS = ("model", "config", "train", "eval", "data", "resources")
+
+
+@dataclass
+class Suite:
+    """models x datasets x seeds, with a shared budget and per-model overrides.
+
+    TOML layout:
+        models = ["vae", "gan"]; datasets = ["mnist"]; seeds = [0]
+        [data] / [train] / [eval]        shared settings
+        resources = {num_cpus, num_gpus} what each job asks of a cluster (Ray)
+        [dataset.NAME]                   options of one dataset (e.g. sprites: size = 32)
+        [model.NAME]                     per-entry: model = "vae" (a variant of a
+                                         registered model), config = {...},
+                                         train = {...}, eval = {...},
+                                         resources = {...}
+    """
+
+    name: str
+    description: str
+    models: list[str]
+    datasets: list[str]
+    seeds: list[int]
+    data: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def runs(self) -> list[RunConfig]:
+        """Every job, validated, in a fixed order (dataset, model, seed)."""
+        return [self._run(entry, dataset, seed) for dataset in self.datasets
+                for entry in self.models for seed in self.seeds]
+
+    def _run(self, entry: str, dataset: str, seed: int) -> RunConfig:
+        over = self.model.get(entry, {})
+        where = f"model.{entry}"
+        extra = set(over) - set(MODEL_KEYS)
+        if extra:
+            raise ConfigError(f"[{where}] has no key {sorted(extra)}; keys: "
+                              f"{', '.join(MODEL_KEYS)}")
+        base = over.get("model", entry)
+        if base not in models.available():
+            known = ", ".join(models.available() + sorted(set(self.model) - set(
+                models.available())))
+            raise ConfigError(f"unknown model {entry!r}; choose one of: {known}")
+        options = {**self.dataset.get(dataset, {}), **self.data.get("options", {})}
+        data = build(DataConfig, {"name": dataset, **self.data, **over.get("data", {}),
+                                   "options": options}, "data")
+        train = build(TrainConfig, {**self.train, **over.get("train", {}), "seed": seed},
+                       f"{where}.train" if over.get("train") else "train")
+        evaluation = build(EvalConfig, {**self.eval, **over.get("eval", {})},
+                            f"{where}.eval" if over.get("eval") else "eval")
+        resources = build(Resources, {**self.resources, **over.get("resources", {})},
+                           f"{where}.resources" if over.get("resources") else "resources")
+        return RunConfig(name=entry, model=base, data=data, seed=seed,
+                         model_config=dict(over.get("config", {})), train=train,
+                         eval=evaluation, resources=resources)
+
+    def select(self, models_: list[str] | None = None, datasets_: list[str] | None = None,
+               seeds: int | list[int] | None = None) -> Suite:
+        """The suite restricted or extended by command-line choices."""
+        out = dataclasses.replace(self)
+        if models_:
+            out.models = list(models_)
+        if datasets_:
+            out.datasets = list(datasets_)
+        if seeds is not None:
+            out.seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+        out.validate()
+        return out
+
+    def validate(self) -> None:
+        for k in ("models", "datasets", "seeds"):
+            if not getattr(self, k):
+                raise ConfigError(f"suite {self.name!r} lists no {k}")
+        dupes = {k for k in ("models", "datasets", "seeds")
+                 if len(set(getattr(self, k))) != len(getattr(self, k))}
+        if dupes:
+            raise ConfigError(f"suite {self.name!r} repeats entries in {sorted(dupes)}")
+        self.runs()
+
+
+def suites_dir() -> Path:
+    return Path(str(files("genbench.benchmarks") / "suites"))
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in suites_dir().glob("*.toml"))
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A shipped suite by name, or a TOML file by path; validated."""
+    path = Path(name_or_path)
+    if not path.suffix == ".toml":
+        if str(name_or_path) not in available_suites():
+            raise ConfigError(f"unknown suite {str(name_or_path)!r}; choose one of: "
+                              f"{', '.join(available_suites())}, or give a path to a .toml file")
+        path = suites_dir() / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ConfigError(f"suite file {path} does not exist")
+    try:
+        raw = parse_toml(path.read_text())
+    except (TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"suite file {path} is not valid TOML: {error}") from None
+    unknown = set(raw) - SUITE_KEYS
+    if unknown:
+        raise ConfigError(f"suite file {path} has unknown keys {sorted(unknown)}; keys: "
+                          f"{', '.join(sorted(SUITE_KEYS))}")
+    for k in ("models", "datasets", "seeds"):
+        if not isinstance(raw.get(k), list):
+            raise ConfigError(f"suite file {path} needs a list '{k} = [...]'")
+    suite = Suite(name=raw.get("name", path.stem), description=raw.get("description", ""),
+                  models=raw["models"], datasets=raw["datasets"], seeds=raw["seeds"],
+                  data=raw.get("data", {}), train=raw.get("train", {}),
+                  eval=raw.get("eval", {}), resources=raw.get("resources", {}),
+                  model=raw.get("model", {}),
+                  dataset=raw.get("dataset", {}))
+    suite.validate()
+    return suite
