@@ -22,11 +22,11 @@ browser:
 		|| echo "setup: no /usr/bin/chromium; install Debian's chromium package for the" \
 		        "report's browser test (it is skipped without it)"
 
-$(BIN)/genbench: pyproject.toml
+$(BIN)/genbench: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,perf]'
 	@touch $@
 
 test: setup
@@ -46,7 +46,6 @@ report: setup
 
 # ARGS="--only diffusion_peer" / "--skip suite pythae": some measurements (python -m perf.run --help)
 perf: setup
-	$(BIN)/pip install --quiet -e '.[perf]'
 	$(BIN)/python -m perf.run --out reports/perf $(ARGS)
 
 clean:

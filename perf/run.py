@@ -97,7 +97,7 @@ def selected(args: argparse.Namespace, p: argparse.ArgumentParser) -> list[str]:
         missing = [m for m in getattr(MEASUREMENTS[name], "REQUIRES", ())
                    if importlib.util.find_spec(m) is None]
         if missing:
-            p.error(f"{name} needs {', '.join(missing)}: pip install -e '.[perf]' (make perf "
+            p.error(f"{name} needs {', '.join(missing)}: pip install -e '.[perf]' (make setup "
                     f"does), or leave it out with --skip {name}")
     return names
 
