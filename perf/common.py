@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from genbench import models
 from genbench.datasets import ImageData
+from genbench.metrics.timing import sync
 
 
 @dataclass
@@ -31,12 +32,6 @@ class Context:
     out: Path  # perf.json and perf.md go here, and anything a measurement keeps
     cache: Path  # per-dataset artefacts (the FID classifier), shared with genbench's runs
     args: argparse.Namespace
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a clock read after it counts that work."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Stopwatch:

@@ -17,7 +17,7 @@ import torch
 from genbench import models
 from genbench.benchmarks.suite import load_suite
 from genbench.datasets import ImageData, to_float
-from genbench.metrics import generate
+from genbench.metrics import generate, parameter_count
 from genbench.training import TrainConfig, Trainer
 from perf.common import Context, matmul_rate, step_flops
 
@@ -57,8 +57,8 @@ def measure(ctx: Context) -> dict[str, Any]:
         generate(model, 16, 16)  # warm-up
         _, sample_rate = generate(model, 256 if run.name != "diffusion" else 64, 256)
         achieved = flops * rate / bs
-        rows.append({"model": run.name, "batch_size": bs, "params": sum(
-            p.numel() for p in model.parameters()), "flops_per_step": flops,
+        rows.append({"model": run.name, "batch_size": bs, "params": parameter_count(model),
+            "flops_per_step": flops,
             "train_images_per_second": rate, "sample_images_per_second": sample_rate,
             "achieved_flops": achieved, "fraction_of_matmul": achieved / reference})
         log.info("%s: %.0f img/s, %.0f%% of matmul", run.name, rate, 100 * achieved / reference)

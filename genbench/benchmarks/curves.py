@@ -137,8 +137,7 @@ def quality_curve(run: RunConfig, directory: Path, train: ImageData,
     features = real_features(reference, space, cache_name, data_cache(run.data), e.batch_size)
     t = run.train
     by_seconds = t.seconds is not None
-    end = (t.seconds if by_seconds else t.steps if t.steps is not None
-           else math.ceil(t.epochs * (len(train) // t.batch_size)))
+    end = t.seconds if by_seconds else t.total_steps(len(train) // t.batch_size)
     schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
     return QualityCurve(directory, space, features, schedule, by_seconds, e.curve_samples,
                         run.seed, e.batch_size, end=end)

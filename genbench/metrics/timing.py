@@ -18,7 +18,8 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read after it counts that work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -34,10 +35,10 @@ def generate(model: GenerativeModel, n: int, batch_size: int = 500,
     for i in range(0, n, batch_size):
         m = min(batch_size, n - i)
         y = None if labels is None else labels[i:i + m].to(model.device)
-        _sync(model.device)
+        sync(model.device)
         t0 = time.perf_counter()
         x = model.sample(m, y)
-        _sync(model.device)
+        sync(model.device)
         seconds += time.perf_counter() - t0
         out.append(to_uint8(x.float()).cpu())
     return torch.cat(out), n / max(seconds, 1e-9)

@@ -149,12 +149,11 @@ class VAE(GenerativeModel):
         weights = []
         for done in range(0, k, per_pass):
             m = min(per_pass, k - done)
-            eps = torch.randn(m, *mu.shape, device=mu.device, dtype=mu.dtype)
-            z = mu + eps * torch.exp(0.5 * log_var)
-            flat = z.flatten(0, 1)
+            z = self.reparameterize(mu.expand(m, *mu.shape), log_var.expand(m, *mu.shape))
             labels = None if y is None else y.repeat(m)
-            log_px_z = decoder_log_prob(self.decoder_logits(flat, labels), x.repeat(m, 1, 1, 1),
-                                        self.config.likelihood, self.config.sigma).view(m, n)
+            logits = self.decoder_logits(z.flatten(0, 1), labels)
+            log_px_z = decoder_log_prob(logits, x.repeat(m, 1, 1, 1), self.config.likelihood,
+                                        self.config.sigma).view(m, n)
             log_pz = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
             weights.append(log_px_z + log_pz - gaussian_log_prob(z, mu, log_var))
         return torch.logsumexp(torch.cat(weights), dim=0) - math.log(k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,14 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.schedule == "cosine" and self.seconds is not None:
             raise ValueError("a cosine schedule needs a steps or epochs budget, not seconds")
+
+    def total_steps(self, batches_per_epoch: int) -> int | None:
+        """The budget in optimisation steps; None for a seconds budget."""
+        if self.steps is not None:
+            return self.steps
+        if self.epochs is not None:
+            return max(1, math.ceil(self.epochs * batches_per_epoch))
+        return None
 
 
 def pick_device(name: str = "auto") -> torch.device:

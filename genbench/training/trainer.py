@@ -55,14 +55,6 @@ class Trainer:
         self.device = pick_device(config.device)
 
     # -- pieces of the loop ----------------------------------------------------------------
-    def total_steps(self, batches_per_epoch: int) -> int | None:
-        c = self.config
-        if c.steps is not None:
-            return c.steps
-        if c.epochs is not None:
-            return max(1, math.ceil(c.epochs * batches_per_epoch))
-        return None
-
     def _lr_lambda(self, total: int | None):
         c = self.config
 
@@ -99,7 +91,7 @@ class Trainer:
         c = self.config
         model.to(self.device).train()
         batches = Batches(data, c.batch_size, seed=c.seed, device=self.device)
-        total = self.total_steps(len(batches))
+        total = c.total_steps(len(batches))
         optimizers = model.optimizers(c.lr, c.weight_decay)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self._lr_lambda(total))
                       for o in optimizers]
