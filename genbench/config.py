@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genbench import datasets, models
+from genbench.errors import GenbenchError
 from genbench.training import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -27,7 +28,7 @@ def parse_toml(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-class ConfigError(ValueError):
+class ConfigError(GenbenchError, ValueError):
     """A user-supplied setting is invalid; the message says which and what is allowed."""
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 import torch
 
+from genbench.errors import GenbenchError
 
-class CorruptFileError(RuntimeError):
+
+class CorruptFileError(GenbenchError, RuntimeError):
     """A file genbench wrote earlier cannot be read back."""
 
 

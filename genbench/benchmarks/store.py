@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, read_json
 
 CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
@@ -34,7 +35,7 @@ SUITE = "suite.json"
 REFERENCE = "reference.json"
 
 
-class StoreError(RuntimeError):
+class StoreError(GenbenchError, RuntimeError):
     """The output directory cannot be used as asked (locked, or holds other results)."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from genbench.errors import GenbenchError
 from genbench.io import cache_dir, load_checksummed, save_checksummed, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(GenbenchError, RuntimeError):
     """No source holds the dataset; the message names the files and where to put them."""
 
 
-class DatasetCorrupt(RuntimeError):
+class DatasetCorrupt(GenbenchError, RuntimeError):
     """A dataset file exists but cannot be decoded."""
 
 

@@ -23,6 +23,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
+from genbench.errors import GenbenchError
 from genbench.io import load_checksummed, save_checksummed, torch_load
 from genbench.metrics.classifier import load_classifier
 
@@ -33,7 +34,7 @@ INCEPTION_EXTRACTOR = "inception-v3-compat"
 EXTRACTORS = ("classifier", "inception")
 
 
-class FidelityError(RuntimeError):
+class FidelityError(GenbenchError, RuntimeError):
     """A feature extractor cannot be built (weights missing, damaged or not downloadable)."""
 
 

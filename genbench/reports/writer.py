@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json, atomic_write_text
 from genbench.reports import figures, headline, quality, runs, style, tables
 from genbench.reports.content import Section, Shown
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 collect = runs.collect
 
 
-class ReportError(RuntimeError):
+class ReportError(GenbenchError, RuntimeError):
     """Nothing to report from the given directory."""
 
 

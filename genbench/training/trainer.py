@@ -21,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from genbench.datasets import Batches, ImageData
+from genbench.errors import GenbenchError
 from genbench.io import torch_load
 from genbench.models import GenerativeModel
 from genbench.training.callbacks import Callback, Progress
@@ -31,7 +32,7 @@ from genbench.training.ema import warmed_up_ema
 from genbench.training.loggers import CSVLogger, WandbLogger
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(GenbenchError, RuntimeError):
     """Training diverged."""
 
 

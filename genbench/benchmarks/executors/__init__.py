@@ -20,12 +20,13 @@ from typing import Any
 
 from genbench.config import Resources
 from genbench.datasets import ImageData
+from genbench.errors import GenbenchError
 
 EXECUTORS = {"local": "genbench.benchmarks.executors.local:LocalExecutor",
              "ray": "genbench.benchmarks.executors.ray:RayExecutor"}
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(GenbenchError, RuntimeError):
     """The executor cannot run these jobs (not installed, unreachable, resources missing)."""
 
 
