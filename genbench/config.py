@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genbench import datasets, models
-from genbench.errors import GenbenchError
+from genbench.errors import ConfigError
 from genbench.training import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -26,10 +26,6 @@ TOMLDecodeError = tomllib.TOMLDecodeError
 def parse_toml(text: str) -> dict[str, Any]:
     """TOML text as a dict (stdlib tomllib, tomli before Python 3.11)."""
     return tomllib.loads(text)
-
-
-class ConfigError(GenbenchError, ValueError):
-    """A user-supplied setting is invalid; the message says which and what is allowed."""
 
 
 @dataclass
@@ -139,6 +135,15 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def changed(self, changes: dict[str, dict[str, Any]]) -> RunConfig:
+        """A copy with `changes` applied, validated like any configuration: the one way
+        settings are overridden, e.g. {"data": {"root": "..."}, "train": {"device": "cpu"}}
+        (a None value clears a setting, as a budget flag clears the other budget kinds)."""
+        d = self.to_dict()
+        for section, values in changes.items():
+            d[section] = {**d[section], **values}
+        return RunConfig.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from genbench.benchmarks.evaluate import build_model
+from genbench.benchmarks.build import build_model
 from genbench.benchmarks.suite import load_suite
 from genbench.config import RunConfig
 from genbench.metrics import (

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from genbench import datasets
-from genbench.benchmarks.evaluate import data_cache
+from genbench.benchmarks.inputs import data_cache
 from genbench.benchmarks.suite import load_suite
 from genbench.config import ConfigError, DataConfig
 from genbench.training import pick_device

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genbench import datasets, metrics, models
-from genbench.benchmarks.evaluate import training_data
+from genbench.benchmarks.build import training_data
 from genbench.config import ConfigError, DataConfig, RunConfig
 from genbench.datasets import Batches, ImageData, to_float
 from genbench.models.vae import decoder_log_prob

@@ -192,13 +192,7 @@ def test_changing_resources_keeps_the_stored_results(reference, tmp_path, capsys
 def test_shared_work_ships_every_cache_file_a_job_reads(reference, tmp_path, monkeypatch):
     """A worker's cache holds only what the driver shipped: the job's FID must find all of it
     there (nothing recomputed), and its data must come from the driver's tensors."""
-    from genbench.benchmarks.evaluate import (
-        data_cache,
-        feature_space,
-        load_run_data,
-        provided_data,
-        reference_images,
-    )
+    from genbench.benchmarks.inputs import inputs_for, inputs_key
     from genbench.benchmarks.runner import prepare_shared
     from genbench.benchmarks.suite import load_suite
     from genbench.metrics import fidelity_metrics
@@ -212,12 +206,9 @@ def test_shared_work_ships_every_cache_file_a_job_reads(reference, tmp_path, mon
         (worker / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, worker / name)
     monkeypatch.setenv("GENBENCH_CACHE", str(worker))
-    with provided_data(shared.data):
-        train, test = load_run_data(run.data)
-        space = feature_space(run, train, test)
-        reference_, name = reference_images(run, test)
-        fidelity_metrics(train.images[:len(reference_)], reference_, space, name,
-                         data_cache(run.data))
+    inputs = inputs_for(run, shared.splits[inputs_key(run)])
+    fidelity_metrics(inputs.train.images[:len(inputs.reference)], inputs.reference, inputs.space,
+                     inputs.reference_name, inputs.cache)
     assert sorted(str(p.relative_to(worker)) for p in worker.rglob("*") if p.is_file()) == \
         sorted(shared.files)
 

@@ -1,6 +1,7 @@
 """Suites of runs: train, measure and store every model on the same data, resumably."""
 
-from genbench.benchmarks.evaluate import RunIncomplete, evaluate_run
+from genbench.benchmarks.build import RunIncomplete
+from genbench.benchmarks.evaluate import evaluate_run
 from genbench.benchmarks.job import execute, train_run
 from genbench.benchmarks.runner import SuiteResult, run_suite
 from genbench.benchmarks.store import StoreError

@@ -1,7 +1,8 @@
 """Anytime evaluation: every run's sample quality at log-spaced points of its training.
 
-A Trainer callback. At 3.75, 7.5, 15, 30 ... training seconds (or 100, 200, 400 ...
-steps for step and epoch budgets) and at the end of the budget, it samples
+A Trainer callback. At log-spaced points of training (EvalConfig's curve_start seconds, or
+curve_start_steps steps for step and epoch budgets, each curve_growth times the one before)
+and at the end of the budget, it samples
 from the sampling weights (EMA where kept) with fixed noise, and measures KID
 (unbiased, so a thousand samples suffice) and FID at a stated n against the
 cached features of the held-out images. The Trainer stops its budget clock
@@ -25,21 +26,19 @@ from typing import Any
 
 import torch
 
-from genbench.benchmarks.evaluate import data_cache, feature_space, reference_images
+from genbench.benchmarks.inputs import RunInputs
+from genbench.benchmarks.store import PROGRESS, QUALITY
 from genbench.config import RunConfig
-from genbench.datasets import ImageData
 from genbench.io import CorruptFileError, atomic_torch_save, atomic_write_text, torch_load
 from genbench.metrics import (
     FeatureSpace,
     extract_features,
     generate,
     metrics_from_features,
-    real_features,
 )
 from genbench.models import GenerativeModel
 from genbench.training import LogSpaced, Progress
 
-QUALITY, PROGRESS = "quality.csv", "progress.pt"
 FIELDS = ("step", "epoch", "images", "seconds", "eval_seconds", "n", "kid", "kid_std",
           "kid_subset", "fid", "extractor", "loss", "point")
 
@@ -128,19 +127,15 @@ class QualityCurve:
         atomic_write_text(self.directory / QUALITY, out.getvalue())
 
 
-def quality_curve(run: RunConfig, directory: Path, train: ImageData,
-                  test: ImageData) -> QualityCurve:
+def quality_curve(run: RunConfig, directory: Path, inputs: RunInputs) -> QualityCurve:
     """The run's curve callback, against the same held-out reference as its final FID."""
-    e = run.eval
-    space = feature_space(run, train, test)
-    reference, cache_name = reference_images(run, test)
-    features = real_features(reference, space, cache_name, data_cache(run.data), e.batch_size)
-    t = run.train
+    e, t = run.eval, run.train
+    features = inputs.reference_features(e.batch_size)
     by_seconds = t.seconds is not None
-    end = t.seconds if by_seconds else t.total_steps(len(train) // t.batch_size)
+    end = t.seconds if by_seconds else t.total_steps(len(inputs.train) // t.batch_size)
     schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
-    return QualityCurve(directory, space, features, schedule, by_seconds, e.curve_samples,
-                        run.seed, e.batch_size, end=end)
+    return QualityCurve(directory, inputs.space, features, schedule, by_seconds,
+                        e.curve_samples, run.seed, e.batch_size, end=end)
 
 
 def curve_points(directory: Path) -> int:

@@ -1,6 +1,6 @@
 """The one job function: train one run (resuming its checkpoint), then evaluate it.
 
-Every executor (local processes, Ray) calls `execute(config, directory)`; a failure
+Every executor (local processes, Ray) calls `execute(run, directory)`; a failure
 is recorded in the run directory's failed.json, never raised, so a suite goes on.
 """
 
@@ -18,13 +18,16 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from genbench.benchmarks import store
+from genbench.benchmarks.build import build_model, training_data
 from genbench.benchmarks.curves import curve_points, quality_curve
-from genbench.benchmarks.evaluate import build_model, evaluate_run, load_run_data, training_data
+from genbench.benchmarks.evaluate import evaluate
+from genbench.benchmarks.inputs import RunInputs, Splits, inputs_for
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
 from genbench.metrics import peak_memory
-from genbench.training import CHECKPOINT, Trainer
+from genbench.models import GenerativeModel
+from genbench.training import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +41,17 @@ def save_grid(path: Path, images: torch.Tensor, nrow: int = 8) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[str, Any]:
+def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
+              progress: bool = True) -> dict[str, Any]:
     """Train (or resume) one run into `directory`; writes train.json and preview grids."""
     train_file = directory / store.TRAIN
     if train_file.exists():
         return read_json(train_file)
-    train, test = load_run_data(run.data)
-    model = build_model(run, train)
-    callbacks = [quality_curve(run, directory, train, test)] if run.eval.curve else []
-    train = training_data(run, model, train)
+    # The inputs (and the curve's real features) come first: a cold cache trains the
+    # classifier, and the run's own random stream starts after that, at build_model.
+    callbacks = [quality_curve(run, directory, inputs)] if run.eval.curve else []
+    model = build_model(run, inputs.train)
+    train = training_data(run, model, inputs.train)
     trainer = Trainer(dataclasses.replace(run.train, progress=progress), directory, run.run_id,
                       callbacks)
     if trainer.device.type == "cuda":
@@ -55,18 +60,9 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
         result = trainer.fit(model, train, resume=True)
     except CorruptFileError as error:  # a damaged checkpoint cannot be trusted: start over
         log.warning("%s; training %s again from the start", error, run.run_id)
-        (directory / CHECKPOINT).unlink(missing_ok=True)
-        model = build_model(run, train)
-        result = trainer.fit(model, train, resume=False)
-    sampler = trainer.sampling_model()
-    with torch.no_grad():
-        torch.manual_seed(run.seed)
-        save_grid(directory / "samples.png", sampler.sample(64, sampler.random_labels(64)))
-        if sampler.reconstructs:
-            x = test.images[:32].to(trainer.device)
-            y = None if test.labels is None else test.labels[:32].to(trainer.device)
-            pairs = torch.stack([to_float(x), sampler.reconstruct(to_float(x), y).float()], 1)
-            save_grid(directory / "reconstructions.png", pairs.flatten(0, 1), nrow=16)
+        (directory / store.CHECKPOINT).unlink(missing_ok=True)
+        result = trainer.fit(build_model(run, inputs.train), train, resume=False)
+    save_previews(directory, trainer.sampling_model(), inputs, run.seed)
     memory = peak_memory(trainer.device, lambda: build_model(run, train), train,
                          run.train.batch_size, run.train.lr, run.train.weight_decay)
     summary = {"train_steps": result.steps, "train_epochs": result.epochs,
@@ -78,22 +74,34 @@ def train_run(run: RunConfig, directory: Path, progress: bool = True) -> dict[st
     return summary
 
 
-def execute(config: dict[str, Any], directory: str, progress: bool = False,
-            threads: int | None = None) -> str:
-    """Train and evaluate one job; a failure is recorded in failed.json, not raised."""
+def save_previews(directory: Path, sampler: GenerativeModel, inputs: RunInputs,
+                  seed: int) -> None:
+    """samples.png, and reconstructions.png for models that reconstruct."""
+    with torch.no_grad():
+        torch.manual_seed(seed)
+        save_grid(directory / store.SAMPLES, sampler.sample(64, sampler.random_labels(64)))
+        if sampler.reconstructs:
+            test = inputs.test
+            x = to_float(test.images[:32].to(sampler.device))
+            y = None if test.labels is None else test.labels[:32].to(sampler.device)
+            pairs = torch.stack([x, sampler.reconstruct(x, y).float()], 1)
+            save_grid(directory / store.RECONSTRUCTIONS, pairs.flatten(0, 1), nrow=16)
+
+
+def execute(run: RunConfig, directory: Path, splits: Splits | None = None,
+            progress: bool = False, threads: int | None = None) -> str:
+    """Train and evaluate one job; a failure is recorded in failed.json, not raised.
+    `splits`: the run's data when the driver hands it over (a worker without the files)."""
     if threads:
         torch.set_num_threads(threads)
-    directory_ = Path(directory)
-    run = RunConfig.from_dict(config)
     stage = "training"
     try:
-        train_run(run, directory_, progress)
+        inputs = inputs_for(run, splits)
+        train_run(run, directory, inputs, progress)
         stage = "evaluation"
-        evaluate_run(directory_, device=run.train.device)
+        evaluate(run, directory, inputs)
         return "done"
     except Exception as error:  # noqa: BLE001  (any failure is recorded; the suite goes on)
         log.error("%s failed during %s: %s", run.run_id, stage, error)
-        atomic_write_json(directory_ / store.FAILED, {
-            "run": run.run_id, "stage": stage, "error": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc()})
+        store.record_failure(directory, run.run_id, stage, error, traceback.format_exc())
         return "failed"

@@ -10,7 +10,6 @@ features) is done once, in this process, before jobs fan out to an executor
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -20,14 +19,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from genbench.benchmarks import executors, store
-from genbench.benchmarks.evaluate import (
-    data_cache,
-    data_key,
-    feature_space,
-    load_run_data,
-    reference_images,
-)
 from genbench.benchmarks.executors import Executor, Job, Shared
+from genbench.benchmarks.inputs import inputs_for, inputs_key
 from genbench.benchmarks.suite import Suite
 from genbench.config import RunConfig
 from genbench.io import atomic_write_json
@@ -55,23 +48,19 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     images, feature space, sample count): the metrics of real training images against the
     reference, the floor that any model's FID in that setting should be read against.
     """
-    seen, shared = set(), Shared(floors=[])
+    shared = Shared(floors=[])
     for run in runs:
-        key = (run.data.name, run.data.root, tuple(sorted(run.data.options.items())),
-               run.data.max_train, run.eval.extractor, run.eval.fid_samples,
-               run.eval.classifier_epochs, run.eval.fid_weights)
-        if key in seen:
+        key = inputs_key(run)
+        if key in shared.splits:
             continue
-        seen.add(key)
-        train, test = load_run_data(run.data)
-        shared.data[data_key(run.data)] = (train, test)
-        space = feature_space(run, train, test)
-        reference, cache_name = reference_images(run, test)
+        inputs = inputs_for(run)
+        shared.splits[key] = (inputs.train, inputs.test)
+        space, reference = inputs.space, inputs.reference
         # The real data's own FID against the reference: the floor any model could reach.
-        cache = data_cache(run.data)
-        floor = fidelity_metrics(train.images[:len(reference)], reference, space, cache_name,
-                                 cache, run.eval.batch_size)
-        shared.add_cache_files(cache, cached_files(space, cache_name, cache))
+        floor = fidelity_metrics(inputs.train.images[:len(reference)], reference, space,
+                                 inputs.reference_name, inputs.cache, run.eval.batch_size)
+        shared.add_cache_files(inputs.cache,
+                               cached_files(space, inputs.reference_name, inputs.cache))
         classifier = space.extractor == "classifier"
         shared.floors.append({"dataset": run.data.name, "options": dict(run.data.options),
                               "max_train": run.data.max_train, "fid_extractor": space.extractor,
@@ -82,42 +71,40 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     return shared
 
 
+def planned_runs(suite: Suite, changes: dict[str, dict[str, Any]] | None = None
+                 ) -> list[RunConfig]:
+    """The suite's runs with the command line's `changes` applied to each (config.changed)."""
+    return [run.changed(changes or {}) for run in suite.runs()]
+
+
 def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
-              retry_failed: bool = False, report: bool = True, progress: bool = True,
-              executor: str = "local", address: str | None = None,
-              **overrides: Any) -> SuiteResult:
+              retry_failed: bool = False, progress: bool = True, executor: str = "local",
+              address: str | None = None,
+              changes: dict[str, dict[str, Any]] | None = None) -> SuiteResult:
     """Run (or resume) every job of `suite` into `out`, on the executor called `executor`
     (local: `jobs` processes; ray: the cluster at `address`, else a local Ray instance).
-
-    overrides: data_root, download, fid_weights, extractor, device, wandb,
-    applied to every job.
-    """
+    `changes`: settings that replace the suite's in every run (config.RunConfig.changed)."""
     out = Path(out)
-    runs = [apply_overrides(r, **overrides) for r in suite.runs()]
-    planned = [Job(r.run_id, r.to_dict(), store.run_dir(out, r.run_id), r.resources)
-               for r in runs]
+    runs = planned_runs(suite, changes)
+    planned = [Job(run, store.run_dir(out, run.run_id)) for run in runs]
     # Bad input (executor, cluster, data, weights) fails here, before anything is written.
     with executors.create(executor, jobs=jobs, address=address) as workers:
         workers.check(planned)
         shared = prepare_shared(runs)
         with store.locked(out):
-            ids = store.record_suite(out, suite.name, {j.run_id: j.config for j in planned},
-                                     force)
+            ids = store.record_suite(out, suite.name,
+                                     {j.run_id: j.run.to_dict() for j in planned}, force)
             atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors})
             result = SuiteResult(out, ids)
             todo = []
             for job in planned:
-                state = store.prepare_run_dir(job.directory, job.config, force)
+                state = store.prepare_run_dir(job.directory, job.run.to_dict(), force)
                 if state == "done" or (state == "failed" and not retry_failed):
                     result.skipped.append(job.run_id)
                     continue
                 (job.directory / store.FAILED).unlink(missing_ok=True)
                 todo.append(job)
             _execute_all(workers, todo, shared, progress, result)
-    if report:
-        from genbench.reports import write_report
-
-        write_report(out, wandb=bool(overrides.get("wandb")))
     return result
 
 
@@ -136,22 +123,3 @@ def _execute_all(workers: Executor, todo: list[Job], shared: Shared, progress: b
             bar.set_postfix(done=len(result.done), failed=len(result.failed),
                             running=len(running))
     bar.close()
-
-
-def apply_overrides(run: RunConfig, data_root: str | None = None, download: bool | None = None,
-                    fid_weights: str | None = None, extractor: str | None = None,
-                    device: str | None = None, wandb: bool | None = None) -> RunConfig:
-    run = RunConfig.from_dict(run.to_dict())  # a copy
-    if data_root is not None:
-        run.data.root = str(data_root)
-    if download is not None:
-        run.data.download = download
-    if fid_weights is not None:
-        run.eval.fid_weights = str(fid_weights)
-    if extractor is not None:
-        run.eval = dataclasses.replace(run.eval, extractor=extractor)
-    if device is not None:
-        run.train.device = device
-    if wandb is not None:
-        run.train.wandb = wandb
-    return run

@@ -1,11 +1,21 @@
-"""The results store: one directory per run, and the rules that make resuming safe.
+"""The results store: it owns the run directory (every file name in it, the failure record)
+and the rules that make resuming safe.
 
     OUT/suite.json              the suite, and the configuration of every run in it
+    OUT/reference.json          the FID floors (real images against the reference)
     OUT/.lock                   held (flock) while a suite writes here
-    OUT/runs/RUN_ID/config.json resolved configuration
-                    checkpoint.pt, curves.csv, train.json   from training
-                    metrics.json, visuals.pt                from evaluation
-                    failed.json                             the error, when it failed
+    OUT/runs/RUN_ID/config.json     resolved configuration
+                    checkpoint.pt   the training loop's state (training/checkpoint.py)
+                    curves.csv      the training loss, every log_every steps (the Trainer)
+                    quality.csv     the quality curve: one row per evaluation during training
+                    progress.pt     the first samples at every curve point (same noise)
+                    train.json      the training summary
+                    samples.png, reconstructions.png    preview grids
+                    metrics.json, visuals.pt            from evaluation
+                    failed.json     the error, when it failed
+
+The Trainer writes checkpoint.pt and curves.csv under the names training/ gives them
+(training sits below benchmarks); they are listed, and read, through this module.
 
 A run is complete only when metrics.json exists; every file is written to a
 temporary name and renamed, so a kill at any moment leaves either the old file
@@ -24,9 +34,15 @@ from typing import Any
 
 from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, read_json
+from genbench.training import CHECKPOINT as TRAINER_CHECKPOINT
+from genbench.training import LOSS_CURVE as TRAINER_LOSS_CURVE
 
 CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
                                            "train.json", "visuals.pt")
+QUALITY, PROGRESS = "quality.csv", "progress.pt"
+SAMPLES, RECONSTRUCTIONS = "samples.png", "reconstructions.png"
+CLI_SAMPLES = "samples-cli.png"  # `genbench sample`'s default output
+CHECKPOINT, LOSS_CURVE = TRAINER_CHECKPOINT, TRAINER_LOSS_CURVE
 SUITE = "suite.json"
 # The FID floors: {"fid_floors": [entry, ...]}, one entry per shared setting of a dataset
 # (see runner.prepare_shared): dataset, options, max_train, fid_extractor, fid_samples,
@@ -63,6 +79,22 @@ def status(directory: Path) -> str:
     if (directory / FAILED).exists():
         return "failed"
     return "partial" if directory.exists() else "new"
+
+
+def record_failure(directory: Path, run_id: str, stage: str, error: BaseException | str,
+                   traceback: str = "") -> None:
+    """failed.json: the run failed at `stage` (the suite goes on; --retry-failed reruns it)."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    atomic_write_json(directory / FAILED, {"run": run_id, "stage": stage, "error": message,
+                                           "traceback": traceback})
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """The run's config.json; a user error when the directory is not a run directory."""
+    try:
+        return read_json(directory / CONFIG)
+    except FileNotFoundError:
+        raise StoreError(f"{directory} is not a genbench run directory (no {CONFIG})") from None
 
 
 def read_metrics(directory: Path) -> dict[str, Any] | None:

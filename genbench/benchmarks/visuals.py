@@ -40,7 +40,7 @@ def run_visuals(model: GenerativeModel, test: ImageData, samples: torch.Tensor,
     if model.conditional:
         out["label_grid"] = label_grid(model)
         out["label_names"] = test.meta.get("class_names")
-    if hasattr(model, "denoise"):
+    if model.denoises:
         _, frames = model.denoise(4, keep=8)
         out["denoising"] = to_uint8(torch.stack(frames, 1).float()).cpu()  # [4, 8, C, H, W]
     return out

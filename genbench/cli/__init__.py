@@ -1,7 +1,8 @@
 """The `genbench` command: data, models, suites, train, evaluate, benchmark, report, sample.
 
-Every user error ends with one line saying what is wrong and how to fix it,
-and exit status 2; an interrupted command exits 130 and resumes when rerun.
+Every user error (genbench.errors.GenbenchError) ends with one line saying what is wrong and
+how to fix it, and exit status 2 (-v adds its traceback); any other exception is a bug: its
+traceback is printed, exit status 1. An interrupted command exits 130 and resumes when rerun.
 One module per group of subcommands, each adding its parsers with `add_commands`.
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 import warnings
 
 from genbench.cli import data, runs, suites
+from genbench.errors import GenbenchError
 
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,21 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (data, suites, runs):
         group.add_commands(sub)
     return parser
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from genbench.benchmarks import RunIncomplete, StoreError
-    from genbench.benchmarks.executors import ExecutorError
-    from genbench.config import ConfigError
-    from genbench.datasets import DatasetCorrupt, DatasetUnavailable
-    from genbench.io import CorruptFileError
-    from genbench.metrics import FidelityError
-    from genbench.reports import ReportError
-    from genbench.training import NonFiniteLoss
-
-    return (ConfigError, DatasetUnavailable, DatasetCorrupt, CorruptFileError, StoreError,
-            FidelityError, RunIncomplete, ReportError, NonFiniteLoss, ExecutorError, KeyError,
-            ValueError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _user_errors() as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"genbench: error: {message}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`genbench evaluate DIR | head`)
+        sys.stderr.close()
+        return 0
+    except GenbenchError as error:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"genbench: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception:
+        traceback.print_exc()
+        print("genbench: this is a bug in genbench, not in your input: please report it with "
+              "the traceback above", file=sys.stderr)
+        return EXIT_BUG

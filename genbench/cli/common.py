@@ -1,9 +1,12 @@
-"""What the subcommands share: KEY=VALUE settings, budget flags, data flags."""
+"""What the subcommands share: KEY=VALUE settings, the flags that change a run's settings, data
+flags."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from genbench.errors import ConfigError
 
 BUDGETS = ("epochs", "steps", "seconds")
 
@@ -24,25 +27,35 @@ def settings(pairs: list[str] | None, flag: str) -> dict[str, Any]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}")
         out[key.strip()] = toml_value(value.strip())
     return out
 
 
-def train_config(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
-    """`base` training settings with the budget and optimiser flags given on the command line;
-    a budget flag replaces the base's budget (of whatever kind)."""
-    values = dict(base)
-    given = {k: getattr(args, k) for k in BUDGETS if getattr(args, k, None) is not None}
-    if given:
-        values = {k: v for k, v in values.items() if k not in BUDGETS}
-        values.update(given)
-    for key in ("batch_size", "lr", "device"):
-        if getattr(args, key, None) is not None:
-            values[key] = getattr(args, key)
+# flag -> (section, setting) of the run configuration it changes
+FLAGS = {"batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
+         "device": ("train", "device"), "data_root": ("data", "root"),
+         "fid_weights": ("eval", "fid_weights"), "extractor": ("eval", "extractor"),
+         "fid_samples": ("eval", "fid_samples")}
+
+
+def changes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The run settings the command line changes, for config.RunConfig.changed: a budget flag
+    replaces the budget of whatever kind the suite or run had."""
+    out: dict[str, dict[str, Any]] = {"train": {}, "data": {}, "eval": {}}
+    budget = {k: getattr(args, k) for k in BUDGETS if getattr(args, k, None) is not None}
+    if budget:
+        out["train"].update({k: None for k in BUDGETS}, **budget)
+    for flag, (section, key) in FLAGS.items():
+        if getattr(args, flag, None) is not None:
+            out[section][key] = getattr(args, flag)
     if getattr(args, "compile", False):
-        values["compile"] = True
-    return values
+        out["train"]["compile"] = True
+    if getattr(args, "wandb", False):
+        out["train"]["wandb"] = True
+    if getattr(args, "no_download", False):
+        out["data"]["download"] = False
+    return {section: values for section, values in out.items() if values}
 
 
 def data_args(p: argparse.ArgumentParser) -> None:

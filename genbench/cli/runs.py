@@ -6,30 +6,30 @@ import argparse
 import json
 from pathlib import Path
 
-from genbench.cli.common import BUDGETS, budget_args, data_args, settings, train_config
+from genbench.cli.common import budget_args, changes, data_args, settings
+from genbench.errors import ConfigError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks import store
+    from genbench.benchmarks.inputs import inputs_for
     from genbench.benchmarks.job import train_run
-    from genbench.config import ConfigError, DataConfig, RunConfig, build
+    from genbench.config import DataConfig, RunConfig
     from genbench.training import TrainConfig
 
-    train = train_config(args, {"epochs": 1} if not any(
-        getattr(args, k) is not None for k in BUDGETS) else {})
-    train.update(seed=args.seed, wandb=args.wandb)
     run = RunConfig(
         name=args.model, model=args.model,
-        data=DataConfig(args.dataset, args.data_root, settings(args.option, "--option"),
-                        args.max_train, None, not args.no_download),
+        data=DataConfig(args.dataset, options=settings(args.option, "--option"),
+                        max_train=args.max_train),
         seed=args.seed, model_config=settings(args.set, "--set"),
-        train=build(TrainConfig, train, "train"))
+        train=TrainConfig(epochs=1, seed=args.seed)).changed(changes(args))
     out = Path(args.out or f"runs/{run.run_id}")
     if out.exists() and any(out.iterdir()) and not (out / store.CONFIG).exists():
         raise ConfigError(f"{out} exists and is not a genbench run directory; choose another "
                           "--out")
+    inputs = inputs_for(run)  # missing data fails before anything is written
     store.prepare_run_dir(out, run.to_dict(), args.force)
-    summary = train_run(run, out, progress=not args.quiet)
+    summary = train_run(run, out, inputs, progress=not args.quiet)
     print(f"trained {run.run_id}: {summary['train_steps']} steps in "
           f"{summary['train_seconds']:.1f} s ({summary['train_images_per_second']:.0f} img/s) "
           f"-> {out}")
@@ -39,8 +39,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from genbench.benchmarks import evaluate_run
 
-    metrics = evaluate_run(args.run_dir, fid_weights=args.fid_weights, device=args.device,
-                           data_root=args.data_root)
+    metrics = evaluate_run(args.run_dir, changes(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
@@ -48,31 +47,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from genbench.benchmarks.evaluate import build_model, load_run_data
+    from genbench.benchmarks import store
+    from genbench.benchmarks.build import load_trained
+    from genbench.benchmarks.inputs import load_splits
     from genbench.benchmarks.job import save_grid
     from genbench.config import RunConfig
-    from genbench.io import read_json, torch_load
-    from genbench.training import load_sampling_weights, pick_device
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "checkpoint.pt").exists():
-        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt; train it first")
     if args.n < 1:
-        raise ValueError(f"--n must be at least 1, got {args.n}")
-    run = RunConfig.from_dict(read_json(run_dir / "config.json"))
-    run.data.root = args.data_root or run.data.root
-    train, _ = load_run_data(run.data)
-    model = build_model(run, train).to(pick_device(args.device))
-    load_sampling_weights(model, torch_load(run_dir / "checkpoint.pt", "checkpoint"))
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    run_dir = Path(args.run_dir)
+    run = RunConfig.from_dict(store.read_config(run_dir)).changed(changes(args))
+    train, _ = load_splits(run.data)
+    model = load_trained(run, run_dir, train, run.train.device)
+    if args.steps and not model.denoises:
+        raise ConfigError(f"--steps is for models that sample by denoising (diffusion); "
+                          f"{run.model} does not")
     torch.manual_seed(args.seed)
     labels = None
     if model.conditional:
         labels = (torch.full((args.n,), args.label) if args.label is not None
                   else torch.arange(args.n) % model.num_classes).to(model.device)
     with torch.no_grad():
-        images = (model.denoise(args.n, steps=args.steps)[0] if args.steps and
-                  hasattr(model, "denoise") else model.sample(args.n, labels))
-    out = Path(args.out or run_dir / "samples-cli.png")
+        images = (model.denoise(args.n, steps=args.steps)[0] if args.steps
+                  else model.sample(args.n, labels))
+    out = Path(args.out or run_dir / store.CLI_SAMPLES)
     save_grid(out, images, nrow=args.nrow)
     print(f"{args.n} samples -> {out}")
     return 0
@@ -98,7 +96,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a trained run; writes metrics.json")
     p.add_argument("run_dir")
     p.add_argument("--fid-weights", help="local Inception-v3 weights (or $GENBENCH_FID_WEIGHTS)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", help="auto, cpu, cuda, mps (default: the run's)")
     p.add_argument("--data-root", help="data root, if it moved since training")
     p.set_defaults(func=cmd_evaluate)
 
@@ -110,6 +108,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="DDIM steps (diffusion)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="PNG path (default RUN_DIR/samples-cli.png)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", help="auto, cpu, cuda, mps (default: the run's)")
     p.add_argument("--data-root", help="data root, if it moved since training")
     p.set_defaults(func=cmd_sample)

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from genbench.cli.common import budget_args, data_args, train_config
+from genbench.cli.common import budget_args, changes, data_args
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -33,15 +33,13 @@ def cmd_suites(args: argparse.Namespace) -> int:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from genbench.benchmarks import run_suite
+    from genbench.benchmarks.runner import planned_runs
     from genbench.benchmarks.suite import load_suite
     from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
 
-    suite = load_suite(args.suite)
-    suite.train = train_config(args, suite.train)
-    if args.fid_samples is not None:
-        suite.eval = {**suite.eval, "fid_samples": args.fid_samples}
-    suite = suite.select(args.models, args.datasets, args.seeds)
-    small = sorted({r.eval.fid_samples for r in suite.runs()
+    suite = load_suite(args.suite).select(args.models, args.datasets, args.seeds)
+    settings = changes(args)
+    small = sorted({r.eval.fid_samples for r in planned_runs(suite, settings)
                     if r.eval.fid_samples < MIN_MEANINGFUL_SAMPLES})
     if small:
         print(f"genbench: warning: FID on {small[0]} samples is strongly biased and not "
@@ -50,14 +48,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     out = Path(args.out or f"reports/{suite.name}")
     result = run_suite(suite, out, jobs=args.jobs, executor=args.executor,
                        address=args.address, force=args.force,
-                       retry_failed=args.retry_failed, report=not args.no_report,
-                       progress=not args.quiet, data_root=args.data_root,
-                       download=False if args.no_download else None,
-                       fid_weights=args.fid_weights, extractor=args.extractor,
-                       device=args.device, wandb=args.wandb or None)
+                       retry_failed=args.retry_failed, progress=not args.quiet,
+                       changes=settings)
     print(f"{suite.name}: {len(result.done)} run(s) done, {len(result.skipped)} already "
           f"complete, {len(result.failed)} failed -> {out}")
     if not args.no_report:
+        from genbench.reports import write_report
+
+        write_report(out, wandb=args.wandb)
         print(f"report: {out / 'report.html'}")
     return 0
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from genbench.errors import GenbenchError
+from genbench.errors import ConfigError, GenbenchError, UnknownName
 from genbench.io import cache_dir, load_checksummed, save_checksummed, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def available() -> list[str]:
 
 def get_spec(name: str) -> DatasetSpec:
     if name not in _REGISTRY:
-        raise KeyError(f"unknown dataset {name!r}; choose one of: {', '.join(available())}")
+        raise UnknownName(f"unknown dataset {name!r}; choose one of: {', '.join(available())}")
     return _REGISTRY[name]
 
 
@@ -120,11 +120,12 @@ def locate(name: str, split: str = "train", root: str | Path | None = None,
            download: bool = True, **options: Any) -> tuple[DatasetSpec, Source, dict]:
     spec = get_spec(name)
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     unknown = set(options) - set(spec.options)
     if unknown:
         allowed = ", ".join(spec.options) or "none"
-        raise ValueError(f"dataset {name!r} has no option {sorted(unknown)}; options: {allowed}")
+        raise ConfigError(f"dataset {name!r} has no option {sorted(unknown)}; "
+                          f"options: {allowed}")
     resolved = {**spec.options, **options}
     return spec, spec.locate(resolve_root(root), split, download, **resolved), resolved
 

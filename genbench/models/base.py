@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from genbench.errors import ConfigError, UnknownName
+
 Update = Callable[[torch.Tensor, torch.optim.Optimizer], None]
 
 
@@ -16,7 +18,8 @@ class GenerativeModel(nn.Module):
     """A generative model as the Trainer and the metrics see it.
 
     Capabilities are declared, never inferred: the runner asks `reconstructs`,
-    `conditional`, `likelihood` and `latent` instead of checking types.
+    `conditional`, `likelihood`, `latent` and `denoises` (sampling by iterative denoising,
+    `denoise(n, steps)`) instead of checking types.
     """
 
     name: ClassVar[str] = ""
@@ -24,6 +27,7 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False
     likelihood: ClassVar[bool] = False
     latent: ClassVar[bool] = False
+    denoises: ClassVar[bool] = False
     ema_decay: float = 0.0  # > 0: the Trainer keeps an EMA copy used for sampling
     compile_targets: ClassVar[tuple[str, ...]] = ("training_step",)
 
@@ -34,13 +38,13 @@ class GenerativeModel(nn.Module):
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         if self.conditional and not num_classes:
-            raise ValueError(f"model {self.name!r} is conditional and needs labelled data; "
-                             "this dataset has no class labels")
+            raise ConfigError(f"model {self.name!r} is conditional and needs labelled data; "
+                              "this dataset has no class labels")
 
     @classmethod
     def capabilities(cls) -> dict[str, bool]:
         return {k: getattr(cls, k) for k in ("reconstructs", "conditional", "likelihood",
-                                              "latent")}
+                                              "latent", "denoises")}
 
     @property
     def device(self) -> torch.device:
@@ -132,7 +136,7 @@ def model_class(name: str) -> type[GenerativeModel]:
 
 def _entry(name: str):
     if name not in _REGISTRY:
-        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(available())}")
+        raise UnknownName(f"unknown model {name!r}; choose one of: {', '.join(available())}")
     return _REGISTRY[name]
 
 
@@ -142,7 +146,7 @@ def make_config(name: str, **overrides: Any) -> Any:
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = set(overrides) - fields
     if unknown:
-        raise ValueError(f"model {name!r} has no setting {sorted(unknown)}; "
+        raise ConfigError(f"model {name!r} has no setting {sorted(unknown)}; "
                          f"settings: {', '.join(sorted(fields))}")
     values = {**defaults, **overrides}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
@@ -161,7 +165,7 @@ def create(name: str, image_shape: tuple[int, int, int], num_classes: int | None
 def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         bound = "0 or more" if allow_zero else "greater than 0"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+        raise ConfigError(f"{name} must be {bound}, got {value}")
 
 
 def decodes(model: GenerativeModel) -> bool:

@@ -81,6 +81,8 @@ def alpha_bars(schedule: str, timesteps: int) -> torch.Tensor:
 
 @register_model("diffusion", DiffusionConfig)
 class Diffusion(GenerativeModel):
+    denoises = True
+
     def __init__(self, config: DiffusionConfig, image_shape, num_classes=None) -> None:
         super().__init__(config, image_shape, num_classes)
         c, size, _ = self.image_shape

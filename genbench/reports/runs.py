@@ -14,9 +14,6 @@ from genbench.benchmarks import store
 from genbench.io import CorruptFileError, read_json, torch_load
 
 log = logging.getLogger(__name__)
-QUALITY = "quality.csv"  # the run's quality curve: one row per evaluation during training
-CURVES = "curves.csv"  # the training loss, every log_every steps
-PROGRESS = "progress.pt"  # the first samples at every curve point (same noise each time)
 IDENTITY = ["run", "model", "family", "dataset", "seed"]
 
 
@@ -56,7 +53,7 @@ def load_visuals(out: Path, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for run_id in runs["run"]:
         directory = store.run_dir(out, run_id)
         visuals[run_id] = _load(directory / store.VISUALS)
-        if strips := _load(directory / PROGRESS):
+        if strips := _load(directory / store.PROGRESS):
             visuals[run_id].update(progress=strips["samples"],
                                    progress_seconds=strips["seconds"])
     return visuals
@@ -79,7 +76,7 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
 
 def load_curves(out: Path, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The training-loss curve of every run that has one."""
-    curves = {run: _read_csv(store.run_dir(out, run) / CURVES) for run in runs["run"]}
+    curves = {run: _read_csv(store.run_dir(out, run) / store.LOSS_CURVE) for run in runs["run"]}
     return {run: frame for run, frame in curves.items() if frame is not None and len(frame)}
 
 
@@ -89,7 +86,7 @@ def load_quality(out: Path, runs: pd.DataFrame) -> pd.DataFrame:
     Runs without quality.csv (older runs, or `curve = false`) are simply absent."""
     frames = []
     for _, row in runs.iterrows():
-        frame = _read_csv(store.run_dir(out, row["run"]) / QUALITY)
+        frame = _read_csv(store.run_dir(out, row["run"]) / store.QUALITY)
         if frame is None or "seconds" not in frame or frame.empty:
             continue
         identity = pd.DataFrame({key: row.get(key) for key in IDENTITY}, index=frame.index)

@@ -4,7 +4,8 @@ from genbench.training.callbacks import Callback, LogSpaced, Progress
 from genbench.training.checkpoint import CHECKPOINT
 from genbench.training.config import TrainConfig, pick_device
 from genbench.training.ema import load_sampling_weights
+from genbench.training.loggers import LOSS_CURVE
 from genbench.training.trainer import NonFiniteLoss, Trainer, TrainResult
 
-__all__ = ["CHECKPOINT", "Callback", "LogSpaced", "NonFiniteLoss", "Progress", "TrainConfig",
-           "TrainResult", "Trainer", "load_sampling_weights", "pick_device"]
+__all__ = ["CHECKPOINT", "LOSS_CURVE", "Callback", "LogSpaced", "NonFiniteLoss", "Progress",
+           "TrainConfig", "TrainResult", "Trainer", "load_sampling_weights", "pick_device"]

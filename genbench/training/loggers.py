@@ -10,6 +10,8 @@ from typing import Any
 
 from genbench.io import atomic_write_text
 
+LOSS_CURVE = "curves.csv"  # the run directory's loss log (benchmarks/store.py lists it)
+
 
 class CSVLogger:
     """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped.

@@ -29,7 +29,7 @@ from genbench.training.checkpoint import CHECKPOINT, restore_checkpoint, save_ch
 from genbench.training.clock import BudgetClock
 from genbench.training.config import TrainConfig, pick_device
 from genbench.training.ema import warmed_up_ema
-from genbench.training.loggers import CSVLogger, WandbLogger
+from genbench.training.loggers import LOSS_CURVE, CSVLogger, WandbLogger
 
 
 class NonFiniteLoss(GenbenchError, RuntimeError):
@@ -118,7 +118,7 @@ class Trainer:
             for target in model.compile_targets:
                 setattr(model, target, torch.compile(getattr(model, target)))
 
-        curves = CSVLogger(self.out_dir / "curves.csv", state["step"]) if self.out_dir else None
+        curves = CSVLogger(self.out_dir / LOSS_CURVE, state["step"]) if self.out_dir else None
         wandb = (WandbLogger(self.run_name, dataclasses.asdict(c), self.out_dir)
                  if c.wandb and self.out_dir else None)
         loggers = [x for x in (curves, wandb) if x]

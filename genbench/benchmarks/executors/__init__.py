@@ -1,6 +1,6 @@
 """Executors: how the jobs of a suite run (local processes, or a Ray cluster), chosen by name.
 
-Every executor runs the one job function, `job.execute(config, directory)`, and leaves the
+Every executor runs the one job function, `job.execute(run, directory)`, and leaves the
 run's files in `Job.directory` of the driver's store; the runner only plans jobs and counts
 what the executor reports:
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genbench.config import Resources
-from genbench.datasets import ImageData
+from genbench.benchmarks.inputs import Splits
+from genbench.config import Resources, RunConfig
 from genbench.errors import GenbenchError
 
 EXECUTORS = {"local": "genbench.benchmarks.executors.local:LocalExecutor",
@@ -32,10 +32,16 @@ class ExecutorError(GenbenchError, RuntimeError):
 
 @dataclass(frozen=True)
 class Job:
-    run_id: str
-    config: dict[str, Any]  # RunConfig.to_dict()
+    run: RunConfig
     directory: Path  # the run's directory in the driver's store
-    resources: Resources
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def resources(self) -> Resources:
+        return self.run.resources
 
 
 @dataclass
@@ -46,12 +52,12 @@ class Shared:
         (reference.json's fid_floors).
     files: the cache files jobs read (classifier weights, real features), by their path
         relative to the data cache; an executor without a shared file system copies them.
-    data: the (train, test) splits of each dataset, by evaluate.data_key.
+    splits: the (train, test) splits of every run's inputs, by inputs.inputs_key.
     """
 
     floors: list[dict[str, Any]]
     files: dict[str, Path] = field(default_factory=dict)
-    data: dict[str, tuple[ImageData, ImageData]] = field(default_factory=dict)
+    splits: dict[str, Splits] = field(default_factory=dict)
 
     def add_cache_files(self, cache: Path, paths: list[Path]) -> None:
         """Files under the data cache `cache` that jobs read: a worker gets copies."""

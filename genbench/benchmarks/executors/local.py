@@ -13,13 +13,14 @@ from multiprocessing import get_context
 import torch
 
 from genbench.benchmarks.executors import Executor, ExecutorError, Job, Shared
+from genbench.benchmarks.inputs import inputs_key
 from genbench.benchmarks.job import execute
 
 
 class LocalExecutor(Executor):
     def __init__(self, jobs: int = 1, address: str | None = None) -> None:
         if jobs < 1:
-            raise ValueError(f"--jobs must be at least 1, got {jobs}")
+            raise ExecutorError(f"--jobs must be at least 1, got {jobs}")
         if address is not None:
             raise ExecutorError("--address is for --executor ray; the local executor runs on "
                                 "this machine")
@@ -30,14 +31,14 @@ class LocalExecutor(Executor):
         if self.jobs == 1 or len(jobs) <= 1:
             for job in jobs:
                 yield job, "running"
-                yield job, _in_this_process(job, progress)
+                yield job, _in_this_process(job, shared, progress)
             return
         # Without resources.num_cpus, every worker keeps torch's default thread count, as a
         # sequential run does: CPU kernels reduce in a thread-count-dependent order, and
         # results must not depend on N.
         default = torch.get_num_threads()
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute, job.config, str(job.directory), False,
+            futures = {pool.submit(execute, job.run, job.directory, None, False,
                                    job.resources.num_cpus or default): job for job in jobs}
             for job in jobs[:self.jobs]:  # the pool starts jobs in submission order
                 yield job, "running"
@@ -47,9 +48,10 @@ class LocalExecutor(Executor):
                     yield jobs[started], "running"
 
 
-def _in_this_process(job: Job, progress: bool) -> str:
+def _in_this_process(job: Job, shared: Shared, progress: bool) -> str:
     threads = torch.get_num_threads()
+    splits = shared.splits.get(inputs_key(job.run))  # loaded by the driver: not again
     try:
-        return execute(job.config, str(job.directory), progress, job.resources.num_cpus)
+        return execute(job.run, job.directory, splits, progress, job.resources.num_cpus)
     finally:
         torch.set_num_threads(threads)  # the job's thread count is the job's, not the driver's

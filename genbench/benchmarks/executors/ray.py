@@ -3,7 +3,7 @@
     driver                                      worker (any node)
     prepare_shared: tensors, cache files ──►    object store ──► a scratch cache ($GENBENCH_CACHE)
     store: a partial run's files ──────────►    task argument ──► a scratch run directory
-                                                execute(config, scratch run directory)
+                                                execute(run, scratch run directory)
     store ◄── drain ◄── Mailbox (an actor) ◄──  a watcher ships each file as it is (re)written
 
 The driver's store stays the only source of truth: workers never write it, the driver
@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import data_key
 from genbench.benchmarks.executors import Executor, ExecutorError, Job, Shared
 from genbench.benchmarks.executors.ray_job import Mailbox, run_job, write_files
-from genbench.config import RunConfig
-from genbench.io import atomic_write_json
+from genbench.benchmarks.inputs import inputs_key
 
 MAX_RETRIES = 3  # attempts after a worker or node dies; an error inside the job is not retried
 POLL_SECONDS = 0.5  # how often the driver writes arrived files into the store
@@ -62,7 +60,7 @@ class RayExecutor(Executor):
         for job in jobs:
             cpus, gpus = self.asks[job.run_id] = _asks(job, most_gpus > 0)
             if gpus > most_gpus:
-                device = job.config["train"]["device"]
+                device = job.run.train.device
                 raise ExecutorError(
                     f"{job.run_id} needs {gpus:g} GPU(s) (device {device}) but no node of the "
                     f"Ray cluster has {'any' if not most_gpus else f'{gpus:g}'}; add GPU nodes "
@@ -78,18 +76,17 @@ class RayExecutor(Executor):
         ray = self.ray
         mailbox = ray.remote(Mailbox).options(num_cpus=0, **_near_driver(ray)).remote()
         files = ray.put({name: path.read_bytes() for name, path in shared.files.items()})
-        data = {key: ray.put(splits) for key, splits in shared.data.items()}
+        splits = {key: ray.put(value) for key, value in shared.splits.items()}
         task = ray.remote(run_job)
         pending, by_id, started = {}, {job.run_id: job for job in jobs}, set()
         for job in jobs:
             cpus, gpus = self.asks[job.run_id]
-            config = job.config
-            if gpus == 0 and config["train"]["device"] == "auto":  # no GPU of its own: CPU
-                config = {**config, "train": {**config["train"], "device": "cpu"}}
-            key = data_key(RunConfig.from_dict(config).data)
+            run = job.run
+            if gpus == 0 and run.train.device == "auto":  # no GPU of its own: CPU
+                run = run.changed({"train": {"device": "cpu"}})
             ref = task.options(name=f"genbench:{job.run_id}", num_cpus=cpus, num_gpus=gpus,
                                max_retries=MAX_RETRIES).remote(
-                config, key, _read_run(job.directory), files, data[key], cpus, mailbox)
+                run, _read_run(job.directory), files, splits[inputs_key(run)], cpus, mailbox)
             pending[ref] = job
         try:
             while pending:
@@ -115,9 +112,7 @@ class RayExecutor(Executor):
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as error:  # the workers died MAX_RETRIES + 1 times
-            atomic_write_json(job.directory / store.FAILED, {
-                "run": job.run_id, "stage": "ray", "error": f"{type(error).__name__}: {error}",
-                "traceback": ""})
+            store.record_failure(job.directory, job.run_id, "ray", error)
             return "failed"
 
     def close(self) -> None:
@@ -156,7 +151,7 @@ def _probe(address: str) -> None:
 
 def _asks(job: Job, cluster_has_gpus: bool) -> tuple[int, float]:
     """(CPUs, GPUs) a job asks of the cluster: one GPU when its device wants one."""
-    device = job.config["train"]["device"]
+    device = job.run.train.device
     cpus = job.resources.num_cpus or 1
     if device == "cpu":
         return cpus, 0

@@ -14,10 +14,9 @@ from stat import S_ISREG
 from typing import Any
 
 from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import provided_data
+from genbench.benchmarks.inputs import Splits
 from genbench.benchmarks.job import execute
 from genbench.config import RunConfig
-from genbench.datasets import ImageData
 from genbench.io import atomic_write_bytes, atomic_write_json
 
 SHIP_SECONDS = 0.5  # how often a running job's new files leave for the driver
@@ -50,26 +49,23 @@ class Mailbox:
         self.newest.pop(run_id, None)
 
 
-def run_job(config: dict[str, Any], key: str, files: dict[str, bytes],
-            cache_files: dict[str, bytes], splits: tuple[ImageData, ImageData], threads: int,
-            mailbox: Any) -> str:
+def run_job(run: RunConfig, files: dict[str, bytes], cache_files: dict[str, bytes],
+            splits: Splits, threads: int, mailbox: Any) -> str:
     """execute() on a worker: the data and caches come from the driver, the run's files go
     back to it. `files`: the run's files in the store when it was submitted."""
     import ray
 
-    run_id = RunConfig.from_dict(config).run_id
-    newest = ray.get(mailbox.start.remote(run_id))  # from an attempt that died, if any
+    newest = ray.get(mailbox.start.remote(run.run_id))  # from an attempt that died, if any
     remove_scratch_of_dead_workers()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         cache, directory = Path(scratch, "cache"), Path(scratch, "run")
         write_files(cache, cache_files)
         write_files(directory, {**files, **newest})
-        atomic_write_json(directory / store.CONFIG, config)
+        atomic_write_json(directory / store.CONFIG, run.to_dict())
         if store.status(directory) == "done":  # the last attempt died after finishing
             return "done"
-        with _environ("GENBENCH_CACHE", str(cache)), provided_data({key: splits}), \
-                Shipper(directory, run_id, mailbox):
-            return execute(config, str(directory), False, threads)
+        with _environ("GENBENCH_CACHE", str(cache)), Shipper(directory, run.run_id, mailbox):
+            return execute(run, directory, splits, False, threads)
 
 
 def remove_scratch_of_dead_workers() -> None:
