@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -39,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader went away (`genbench evaluate DIR | head`)
-        sys.stderr.close()
+    except BrokenPipeError:  # the reader went away (`genbench evaluate DIR | head`): no noise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except GenbenchError as error:
         if args.verbose:

@@ -12,6 +12,7 @@ import torch
 
 from genbench.datasets.base import ImageData
 from genbench.datasets.binarize import META_KEY
+from genbench.errors import ConfigError
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -32,10 +33,10 @@ class Batches:
     def __init__(self, data: ImageData, batch_size: int, *, seed: int = 0, shuffle: bool = True,
                  drop_last: bool = True, device: str | torch.device = "cpu") -> None:
         if batch_size < 1:
-            raise ValueError(f"batch size must be positive, got {batch_size}")
+            raise ConfigError(f"batch size must be positive, got {batch_size}")
         if drop_last and batch_size > len(data):
-            raise ValueError(f"batch size {batch_size} is larger than the {len(data)} images of "
-                             f"{data.meta.get('name', 'the dataset')}; use at most {len(data)}.")
+            raise ConfigError(f"batch size {batch_size} is larger than the {len(data)} images of "
+                              f"{data.meta.get('name', 'the dataset')}; use at most {len(data)}.")
         self.images = data.images.to(device)
         self.labels = None if data.labels is None else data.labels.to(device)
         self.batch_size, self.seed = batch_size, seed

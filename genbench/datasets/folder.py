@@ -17,6 +17,7 @@ from genbench.datasets.base import (
     Source,
     register_dataset,
 )
+from genbench.errors import ConfigError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEST_FRACTION = 10  # one image in ten, chosen by a hash of its path, is held out
@@ -51,7 +52,7 @@ def _open_all(files: list[Path]) -> list[Image.Image]:
 def _channels(images: list[Image.Image], channels: int | None, folder: Path) -> int:
     if channels is not None:
         if channels not in (1, 3):
-            raise ValueError(f"folder channels must be 1 or 3, got {channels}")
+            raise ConfigError(f"folder channels must be 1 or 3, got {channels}")
         return channels
     grey = {img.mode in ("L", "1", "I;16", "I") for img in images}
     if len(grey) > 1:
@@ -63,7 +64,7 @@ def _channels(images: list[Image.Image], channels: int | None, folder: Path) -> 
 def _size(images: list[Image.Image], size: int | None, folder: Path) -> int:
     if size is not None:
         if size < 8:
-            raise ValueError(f"folder size must be at least 8 pixels, got {size}")
+            raise ConfigError(f"folder size must be at least 8 pixels, got {size}")
         return size
     sizes = {img.size for img in images}
     if len(sizes) > 1:

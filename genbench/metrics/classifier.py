@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from genbench.datasets import ImageData, to_float
+from genbench.errors import ConfigError
 from genbench.io import load_checksummed, save_checksummed
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ def _targets(data: ImageData) -> tuple[torch.Tensor, bool]:
         return data.labels, False
     if data.attributes is not None:
         return data.attributes.float(), True
-    raise ValueError(f"{data.meta.get('name')} has neither labels nor attributes, so genbench "
-                     "cannot train a classifier for its FID features; use the Inception "
-                     "extractor (--extractor inception, with --fid-weights offline).")
+    raise ConfigError(f"{data.meta.get('name')} has neither labels nor attributes, so genbench "
+                      "cannot train a classifier for its FID features; use the Inception "
+                      "extractor (--extractor inception, with --fid-weights offline).")
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
+from genbench.errors import ConfigError
 from genbench.metrics.features import FeatureSpace, extract_features, real_features
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def metrics_from_features(fake: torch.Tensor, real: torch.Tensor, kid_subset: in
     """FID, KID (mean and std over subsets) and, with `prc`, precision/recall/F."""
     n = min(len(fake), len(real))
     if n < 4:
-        raise ValueError("fidelity metrics need at least 4 generated and 4 real images")
+        raise ConfigError("fidelity metrics need at least 4 generated and 4 real images")
     subset = kid_subset or kid_subset_size(n)
     fid = fid_statistics_to_metric(fid_features_to_statistics(fake.double()),
                                    fid_features_to_statistics(real.double()), verbose=False)
@@ -76,7 +77,7 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, space: Feature
     """FID, KID (mean, std, subset size) and precision/recall/F of `generated` against `real`
     (uint8 images). With `real_cache_name`, real features are cached under `cache_root`."""
     if min(len(generated), len(real)) < 4:
-        raise ValueError("fidelity metrics need at least 4 generated and 4 real images")
+        raise ConfigError("fidelity metrics need at least 4 generated and 4 real images")
     if len(generated) < MIN_MEANINGFUL_SAMPLES:
         log.info("FID on %d samples is strongly biased; use at least %d to compare models",
                  len(generated), MIN_MEANINGFUL_SAMPLES)

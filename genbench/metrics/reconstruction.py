@@ -18,6 +18,7 @@ from torchmetrics.functional.image import (
 )
 
 from genbench.datasets import to_float
+from genbench.errors import ConfigError
 from genbench.models import GenerativeModel
 
 
@@ -52,8 +53,8 @@ def ssim(images: torch.Tensor, reference: torch.Tensor) -> float:
         data_range=1.0, reduction="none", return_full_image=True)
     crop = (SSIM_WINDOW - 1) // 2
     if min(full.shape[-2:]) <= 2 * crop:
-        raise ValueError(f"SSIM needs images larger than {2 * crop} pixels a side, got "
-                         f"{tuple(full.shape[-2:])}")
+        raise ConfigError(f"SSIM needs images larger than {2 * crop} pixels a side, got "
+                          f"{tuple(full.shape[-2:])}")
     return float(full[..., crop:-crop, crop:-crop].mean())
 
 

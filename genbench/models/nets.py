@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.errors import ConfigError
+
 
 def mlp(sizes: Sequence[int], *, final_activation: bool = False) -> nn.Sequential:
     """Linear layers with ReLU between them (and after the last when asked)."""
@@ -45,7 +47,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         self.stages = downsamplings(size) if stages is None else stages
         if self.stages < 1:
-            raise ValueError(f"a conv backbone needs an even image size, got {size}")
+            raise ConfigError(f"a conv backbone needs an even image size, got {size}")
         widths = stage_widths(width, self.stages)
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 3, padding=1), activation()]
         for i in range(self.stages):
@@ -110,7 +112,7 @@ def vector_encoder(backbone: str, image_shape: tuple[int, int, int], hidden: Seq
     if backbone == "conv":
         conv = ConvEncoder(c, h, width)
         return nn.Sequential(conv, nn.Flatten()), conv.out_features
-    raise ValueError(f"unknown backbone {backbone!r}; choose 'mlp' or 'conv'")
+    raise ConfigError(f"unknown backbone {backbone!r}; choose 'mlp' or 'conv'")
 
 
 def vector_decoder(backbone: str, image_shape: tuple[int, int, int], in_dim: int,
@@ -123,7 +125,7 @@ def vector_decoder(backbone: str, image_shape: tuple[int, int, int], in_dim: int
     if backbone == "conv":
         conv = ConvDecoder(c, h, width)
         return nn.Sequential(VectorToMap(in_dim, conv.in_channels, conv.in_size), conv)
-    raise ValueError(f"unknown backbone {backbone!r}; choose 'mlp' or 'conv'")
+    raise ConfigError(f"unknown backbone {backbone!r}; choose 'mlp' or 'conv'")
 
 
 # --- U-Net for diffusion (Ho et al., 2020, scaled down) ---------------------------------------
@@ -178,13 +180,13 @@ class UNet(nn.Module):
                  attention: bool = False, patch: int = 1) -> None:
         super().__init__()
         if size % patch:
-            raise ValueError(f"image size {size} is not divisible by the patch size {patch}")
+            raise ConfigError(f"image size {size} is not divisible by the patch size {patch}")
         size, inner = size // patch, channels * patch**2
         if mults is None:
             mults = [1] + [2] * min(downsamplings(size), 3)
         if size % 2 ** (len(mults) - 1):
-            raise ValueError(f"image size {size * patch} (patch {patch}) is not divisible by "
-                             f"2^{len(mults) - 1}; choose fewer U-Net levels (mults)")
+            raise ConfigError(f"image size {size * patch} (patch {patch}) is not divisible by "
+                              f"2^{len(mults) - 1}; choose fewer U-Net levels (mults)")
         time_dim = width * 4
         self.width, self.patch = width, patch
         self.time_mlp = nn.Sequential(nn.Linear(width, time_dim), nn.SiLU(),
