@@ -49,6 +49,8 @@ def load(specs: list[str], where: str, base: Path | None = None) -> list[str]:
     where: who named them, for error messages ("suite file x.toml", "--plugin").
     Returns the plug-ins as loaded: module names, and files as absolute paths.
     """
+    for group in GROUPS:  # installed plug-ins first, whoever asks: one order in every listing
+        load_installed(group)
     resolved = [_load_one(spec, where, base) for spec in specs]
     _remember(resolved)
     return resolved
