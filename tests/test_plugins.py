@@ -167,6 +167,21 @@ def test_installed_entry_points_load_lazily_when_the_registry_is_first_asked(
     assert data.images.shape == (40, 1, 8, 8) and data.meta["source"] == "mypkg"
 
 
+def test_the_command_line_lists_installed_plugins_and_refuses_broken_ones(
+        tmp_path, monkeypatch, capsys):
+    from genbench.cli import main
+
+    install_package(tmp_path, monkeypatch)
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[-2].startswith("mine") and "reconstructs" in listing[-2]
+    assert "latent_dim=4" in listing[-1]
+    suite = write_suite(tmp_path / "s.toml", ["gone.py"], ["mine"])
+    assert main(["benchmark", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 2
+    assert f"plug-in 'gone.py' (suite file {suite}): no such file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_spawned_processes_inherit_the_plugins_loaded(tmp_path):
     (tmp_path / "linear_model.py").write_text(LINEAR_MODEL)
     assert plugins.load(["linear_model.py"], "--plugin", base=tmp_path) == [
