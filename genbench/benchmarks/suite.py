@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from genbench import models
+from genbench import models, plugins
 from genbench.config import (
     ConfigError,
     DataConfig,
@@ -25,8 +25,8 @@ from genbench.config import (
 )
 from genbench.training import TrainConfig
 
-SUITE_KEYS = {"name", "description", "models", "datasets", "seeds", "data", "train", "eval",
-              "resources", "model", "dataset"}
+SUITE_KEYS = {"name", "description", "plugins", "models", "datasets", "seeds", "data", "train",
+              "eval", "resources", "model", "dataset"}
 MODEL_KEYS = ("model", "config", "train", "eval", "data", "resources")
 
 
@@ -35,6 +35,8 @@ class Suite:
     """models x datasets x seeds, with a shared budget and per-model overrides.
 
     TOML layout:
+        plugins = ["my_module", "my_model.py"]  models and datasets from outside genbench
+                                         (modules, or .py files relative to the suite file)
         models = ["vae", "gan"]; datasets = ["mnist"]; seeds = [0]
         [data] / [train] / [eval]        shared settings
         resources = {num_cpus, num_gpus} what each job asks of a cluster (Ray)
@@ -56,6 +58,7 @@ class Suite:
     resources: dict[str, Any] = field(default_factory=dict)
     model: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)  # as loaded: modules, absolute paths
 
     def runs(self) -> list[RunConfig]:
         """Every job, validated, in a fixed order (dataset, model, seed)."""
@@ -140,11 +143,22 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for k in ("models", "datasets", "seeds"):
         if not isinstance(raw.get(k), list):
             raise ConfigError(f"suite file {path} needs a list '{k} = [...]'")
+    # Before validation: the suite's models and datasets may be the plug-ins' own.
+    loaded = load_plugins(raw.get("plugins", []), path)
     suite = Suite(name=raw.get("name", path.stem), description=raw.get("description", ""),
                   models=raw["models"], datasets=raw["datasets"], seeds=raw["seeds"],
                   data=raw.get("data", {}), train=raw.get("train", {}),
                   eval=raw.get("eval", {}), resources=raw.get("resources", {}),
                   model=raw.get("model", {}),
-                  dataset=raw.get("dataset", {}))
+                  dataset=raw.get("dataset", {}), plugins=loaded)
     suite.validate()
     return suite
+
+
+def load_plugins(specs: Any, path: Path) -> list[str]:
+    """A suite file's `plugins = [...]`: module names, or .py files relative to the file."""
+    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+        raise ConfigError(f"suite file {path}: plugins must be a list of module names or paths "
+                          f'to .py files, e.g. plugins = ["my_module", "my_model.py"]; got '
+                          f"{specs!r}")
+    return plugins.load(specs, f"suite file {path}", base=path.parent)

@@ -15,6 +15,7 @@ import sys
 import traceback
 import warnings
 
+from genbench import plugins
 from genbench.cli import data, runs, suites
 from genbench.errors import GenbenchError
 
@@ -24,6 +25,9 @@ EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE.py",
+                        help="import a plug-in (a module name or a .py file) that registers "
+                        "models or datasets; give it again to commands that reopen its runs")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (data, suites, runs):
         group.add_commands(sub)
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="genbench: %(levelname)s: %(message)s")
     warnings.formatwarning = lambda message, category, *rest: f"genbench: warning: {message}\n"
     try:
+        plugins.load(args.plugin, "--plugin")
         return args.func(args)
     except KeyboardInterrupt:
         print("genbench: interrupted; run the same command again to resume", file=sys.stderr)

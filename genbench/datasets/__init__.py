@@ -3,17 +3,20 @@
 from genbench.datasets import celeba, folder, mnist, sprites  # noqa: F401  (registration)
 from genbench.datasets.base import (
     DatasetCorrupt,
+    DatasetSpec,
     DatasetUnavailable,
     ImageData,
+    Source,
     available,
     get_spec,
     load,
     locate,
+    register_dataset,
     resolve_root,
 )
 from genbench.datasets.batching import Batches, to_float, to_uint8
 from genbench.datasets.binarize import BINARIZE, binarize, binarized
 
-__all__ = ["BINARIZE", "Batches", "DatasetCorrupt", "DatasetUnavailable", "ImageData",
-           "available", "binarize", "binarized", "get_spec", "load", "locate", "resolve_root",
-           "to_float", "to_uint8"]
+__all__ = ["BINARIZE", "Batches", "DatasetCorrupt", "DatasetSpec", "DatasetUnavailable",
+           "ImageData", "Source", "available", "binarize", "binarized", "get_spec", "load",
+           "locate", "register_dataset", "resolve_root", "to_float", "to_uint8"]

@@ -19,8 +19,10 @@ from typing import Any
 
 import torch
 
+from genbench import plugins
 from genbench.errors import ConfigError, GenbenchError, UnknownName
 from genbench.io import cache_dir, load_checksummed, save_checksummed, user_cache_dir
+from genbench.plugins import PluginError
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +92,32 @@ _REGISTRY: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register a dataset; a name already taken by another module is refused (PluginError)."""
+    if not isinstance(spec, DatasetSpec) or not callable(spec.locate):
+        raise PluginError(f"register_dataset takes a DatasetSpec with a callable locate, got "
+                          f"{spec!r}")
+    taken = _REGISTRY.get(spec.name)
+    # The same module registering again (reloaded, e.g. in a notebook) replaces its dataset.
+    if taken is not None and taken.locate.__module__ != spec.locate.__module__:
+        raise PluginError(f"dataset {spec.name!r} is already registered by "
+                          f"{plugins.origin(taken.locate.__module__)}; choose another name")
     _REGISTRY[spec.name] = spec
     return spec
 
 
+def _registry() -> dict[str, DatasetSpec]:
+    """The registry, with the installed plug-ins loaded (once, on first use)."""
+    plugins.load_installed("genbench.datasets")
+    return _REGISTRY
+
+
 def available() -> list[str]:
     """Names of the registered datasets."""
-    return sorted(_REGISTRY)
+    return sorted(_registry())
 
 
 def get_spec(name: str) -> DatasetSpec:
-    if name not in _REGISTRY:
+    if name not in _registry():
         raise UnknownName(f"unknown dataset {name!r}; choose one of: {', '.join(available())}")
     return _REGISTRY[name]
 

@@ -1,4 +1,7 @@
-"""Model registry: `create(name, image_shape, num_classes, **config)`."""
+"""Model registry: `create(name, image_shape, num_classes, **config)`.
+
+Built-in models are imported here; plug-ins (entry points, `plugins = [...]`, `--plugin`)
+register later, through genbench.plugins, and come after them in every listing."""
 
 from genbench.models import ae, diffusion, gan, vae, vqvae  # noqa: F401  (registration)
 from genbench.models.base import (

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genbench import plugins
 from genbench.benchmarks import store
 from genbench.benchmarks.executors import Executor, ExecutorError, Job, Shared
 from genbench.benchmarks.executors.ray_job import Mailbox, run_job, write_files
@@ -128,8 +129,10 @@ def _connect(ray: Any, address: str | None) -> None:
             # A local instance for this command: nothing leaves the machine, no dashboard.
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
-        else:
-            ray.init(address=address, logging_level=logging.WARNING)
+        else:  # the plug-ins this command loaded, loaded again by every worker
+            env = {plugins.ENV: os.environ[plugins.ENV]} if plugins.ENV in os.environ else {}
+            ray.init(address=address, logging_level=logging.WARNING,
+                     runtime_env={"env_vars": env} if env else None)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ExecutorError(f"cannot connect to a Ray cluster at {address!r} "
                             f"({str(error).splitlines()[0]}); start one with `ray start --head`, "
