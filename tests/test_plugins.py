@@ -15,10 +15,10 @@ from conftest import TINY_SETTINGS
 
 from genbench import datasets, models, plugins
 from genbench.benchmarks import run_suite
-from genbench.reports import write_report
 from genbench.benchmarks.suite import load_suite
 from genbench.datasets import base as dataset_base
 from genbench.models import base as model_base
+from genbench.reports import write_report
 
 # A model written outside genbench: a linear autoencoder that samples by decoding N(0, I).
 LINEAR_MODEL = '''
