@@ -153,14 +153,14 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
 
 
 def final_basis(part: pd.DataFrame) -> str:
-    """'the final weights, after 60 s to 480 s of training (each model's own budget)'."""
+    """'final weights after 60 s to 480 s of training, each model's own budget'."""
     if "train_seconds" not in part or part["train_seconds"].isna().all():
         return ""
     low, high = part["train_seconds"].min(), part["train_seconds"].max()
     if high <= low * 1.02:
-        return f"the final weights, after {low:,.0f} s of training each"
-    return (f"the final weights, after {low:,.0f} s to {high:,.0f} s of training (each "
-            "model's own budget)")
+        return f"final weights after {low:,.0f} s of training each"
+    return (f"final weights after {low:,.0f} s to {high:,.0f} s of training, each model's "
+            "own budget")
 
 
 def likelihood_table(per_model: pd.DataFrame, spread: str) -> Table:

@@ -36,14 +36,14 @@ def _best(values: pd.Series, better: str) -> str:
 
 
 def tied(values: pd.Series, low: pd.Series, high: pd.Series, better: str | None) -> list:
-    """The best entry and every entry whose interval overlaps the best's, in table order;
+    """The best entry, then every entry whose interval overlaps the best's (in table order);
     [] without values or without a direction."""
     present = values.dropna()
     if present.empty or better is None:
         return []
     best = _best(present, better)
-    return [m for m in present.index
-            if low[m] <= high[best] and high[m] >= low[best]]
+    return [best] + [m for m in present.index
+                     if m != best and low[m] <= high[best] and high[m] >= low[best]]
 
 
 def ranks(values: pd.Series, low: pd.Series, high: pd.Series, better: str) -> pd.Series:
