@@ -63,7 +63,6 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("flops_per_step", "FLOPs/step", "cost", None, 2, unit="FLOPs", per_seed=False,
            in_table=False),
 )
-_BY_KEY = {m.key: m for m in REGISTRY}
 
 
 def _k(key: str, prefix: str) -> int | None:
@@ -73,8 +72,9 @@ def _k(key: str, prefix: str) -> int | None:
 
 def metric(key: str) -> Metric | None:
     """The entry of a metrics.json key (a pattern's member gets its own key and title)."""
-    if key in _BY_KEY and not _BY_KEY[key].pattern:
-        return _BY_KEY[key]
+    for entry in REGISTRY:
+        if entry.key == key and not entry.pattern:
+            return entry
     for entry in REGISTRY:
         if entry.pattern and (k := _k(key, entry.key)) is not None:
             return replace(entry, key=key, title=entry.title.format(k=k), pattern=False)

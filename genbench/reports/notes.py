@@ -9,12 +9,13 @@ import pandas as pd
 def machine_note(frame: pd.DataFrame) -> str:
     """' Times measured on Intel Xeon ..., 2 threads.' (per model where machines differ);
     runs written before the machine was recorded: their device."""
-    key = "machine" if "machine" in frame and frame["machine"].notna().any() else "device"
-    if key not in frame or frame[key].isna().all():
+    empty = pd.Series(None, index=frame.index, dtype=object)
+    machine, device = frame.get("machine", empty), frame.get("device", empty)
+    if machine.isna().all() and device.isna().all():
         return ""
-    names = frame[key].astype(str)
-    if key == "machine" and "threads" in frame:
-        extra = frame["threads"].notna() & ~names.str.contains("thread")
+    names = machine.astype(object).where(machine.notna(), device).astype(str)
+    if "threads" in frame:  # a machine named without its threads: add them
+        extra = machine.notna() & frame["threads"].notna() & ~names.str.contains("thread")
         names = names.where(~extra, names + ", " + frame["threads"].map(
             lambda t: f"{t:.0f} threads" if pd.notna(t) else ""))
     distinct = list(dict.fromkeys(names))

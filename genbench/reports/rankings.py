@@ -123,8 +123,7 @@ def verdict(ranking: Table, families: dict[str, str], metric: str) -> str:
         elif len(span) == 1:
             where = f"at {span[0]}"
         else:
-            where = (f"at every common budget ({span[0]} to {span[-1]})"
-                     if len(segments) == 1 else f"from {span[0]} to {span[-1]}")
+            where = f"from {span[0]} to {span[-1]}"
         verb = "" if i else (" lead" if len(leaders) > 1 else " leads")
         at = f" at {span[-1]}" if len(span) > 1 else ""
         parts.append(f"{where}, {who(leaders)}{verb} ({value(leaders, span[-1])}{at})")
