@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.config import EvalConfig
+from genbench.reports.metrics import scientific
 
 AXES = ("seconds", "flops")
 THRESHOLDS = (20.0, 10.0, 5.0)  # FID levels of the time-to-quality table
@@ -119,12 +120,5 @@ def time_to_quality(curves: pd.DataFrame, thresholds: tuple[float, ...] = THRESH
 def budget_label(value: float, axis: str = "seconds") -> str:
     """'7.5 s', '240 s'; '1.6e13 FLOPs'."""
     if axis == "flops":
-        return f"{flops_text(value)} FLOPs"
+        return f"{scientific(value)} FLOPs"
     return f"{value:,.0f} s" if value >= 10 else f"{value:.3g} s"
-
-
-def flops_text(value: float) -> str:
-    """'1.6e13': two significant digits, a plain exponent."""
-    mantissa, exponent = f"{value:.2g}".split("e") if "e" in f"{value:.2g}" else (
-        f"{value:.2g}", "0")
-    return mantissa if int(exponent) == 0 else f"{mantissa}e{int(exponent)}"

@@ -16,7 +16,7 @@ def table_markdown(table: Table) -> str:
     for column in cells.columns:
         cells[column] = [f"**{v}**" if b else v for v, b in
                          zip(cells[column], best[column], strict=True)]
-    return cells.to_markdown()
+    return cells.to_markdown(disable_numparse=True)  # the cells as formatted: '1.6e13', '1,000'
 
 
 def headline_markdown(section: Section) -> list[str]:

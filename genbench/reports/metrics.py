@@ -30,11 +30,25 @@ class Metric:
     derive: Callable[[pd.DataFrame], pd.Series] | None = None  # from stored keys
     needs: tuple[str, ...] = ()  # the stored keys `derive` reads
     pattern: bool = False  # key is a prefix, followed by an integer k
+    scientific: bool = False  # '1.6e13' (FLOPs), with `decimals` significant digits
+
+    def number(self, value: float) -> str:
+        return (scientific(value, self.decimals) if self.scientific
+                else f"{value:,.{self.decimals}f}")
 
     def text(self, value: float) -> str:
         """The value as the headline says it: 'FID 3.13', '1,010 images/s'."""
-        number = f"{value:,.{self.decimals}f}"
+        number = self.number(value)
         return f"{number} {self.unit}" if self.unit else f"{self.title} {number}"
+
+
+def scientific(value: float, digits: int = 2) -> str:
+    """'1.6e13': `digits` significant digits and a plain exponent ('40' below 1e3)."""
+    text = f"{value:.{digits}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 REGISTRY: tuple[Metric, ...] = (
@@ -59,9 +73,9 @@ REGISTRY: tuple[Metric, ...] = (
            needs=("sample_images_per_second",)),
     Metric("peak_memory_mb", "peak MB", "cost", "low", 1, unit="MB", headline="Least memory"),
     Metric("eval_seconds", "curve eval s", "cost", None, 1, unit="s"),
-    Metric("train_flops", "train FLOPs", "cost", None, 2, unit="FLOPs"),
-    Metric("flops_per_step", "FLOPs/step", "cost", None, 2, unit="FLOPs", per_seed=False,
-           in_table=False),
+    Metric("train_flops", "train FLOPs", "cost", None, 2, unit="FLOPs", scientific=True),
+    Metric("flops_per_step", "FLOPs/step", "cost", None, 3, unit="FLOPs", per_seed=False,
+           in_table=False, scientific=True),
 )
 
 

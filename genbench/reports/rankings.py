@@ -31,9 +31,10 @@ def time_table(curves: pd.DataFrame, space: str, axis: str = "seconds",
         cells[column] = [_reach_text(v, i, axis) for v, i in
                          zip(values[column], frame["images"].reindex(models), strict=True)]
     levels = ", ".join(f"{t:g}" for t in reached)
-    caption = (f"{UNIT[axis].capitalize()} (and images seen) until each model's curve first "
-               f"reaches FID ≤ {levels} [{space}], mean over seeds; lower is better. "
-               "Evaluation is not counted. 'not reached': not within the model's training."
+    unit = UNIT[axis][0].upper() + UNIT[axis][1:]
+    caption = (f"{unit} (and images seen) until each model's curve first reaches FID ≤ "
+               f"{levels} [{space}], mean over seeds; lower is better. Evaluation is not "
+               "counted. 'not reached': not within the model's training."
                + (machine if axis == "seconds" else ""))
     title = "Time to quality" if axis == "seconds" else "FLOPs to quality"
     return Table("time-to-quality" if axis == "seconds" else "flops-to-quality",

@@ -9,6 +9,7 @@ counts never share a column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -215,7 +216,8 @@ def _table(key: str, title: str, frame: pd.DataFrame, question: str, caption: st
         lo, hi = _column(by_model, f"{metric.key}_lo"), _column(by_model, f"{metric.key}_hi")
         values[column], spread[column] = by_model[metric.key].astype(float), std.astype(float)
         low[column], high[column] = ties.bounds(values[column], std, seeds, lo, hi)
-        cells[column] = [format_value(v, s, n, metric.decimals, a, b, counts_differ) for
+        cells[column] = [format_value(v, s, n, metric.decimals, a, b, counts_differ,
+                                      metric.number) for
                          v, s, n, a, b in zip(values[column], std, seeds, _or_nan(lo, index),
                                               _or_nan(hi, index), strict=True)]
         shown_interval |= bool(lo is not None and ((seeds <= 1) & lo.notna()).any())
@@ -233,14 +235,17 @@ def _or_nan(series: pd.Series | None, index: pd.Index) -> pd.Series:
 
 
 def format_value(value: float, std: float = np.nan, seeds: float = 1, decimals: int = 2,
-                 lo: float = np.nan, hi: float = np.nan, count: bool = False) -> str:
+                 lo: float = np.nan, hi: float = np.nan, count: bool = False,
+                 number: Callable[[float], str] | None = None) -> str:
     """'4.52', '4.52 ± 0.10' (several seeds; '(3)' after it when `count`), '4.52 [4.31, 4.77]'
-    (one seed with the evaluation's interval)."""
+    (one seed with the evaluation's interval). `number` formats each number (default: fixed
+    with `decimals`)."""
     if value is None or np.isnan(value):
         return "–"
-    text = f"{value:,.{decimals}f}"
+    number = number or (lambda v: f"{v:,.{decimals}f}")
+    text = number(value)
     if seeds and seeds > 1 and not np.isnan(std):
-        text += f" ± {std:,.{decimals}f}" + (f" ({int(seeds)})" if count else "")
+        text += f" ± {number(std)}" + (f" ({int(seeds)})" if count else "")
     elif not (np.isnan(lo) or np.isnan(hi)):
-        text += f" [{lo:,.{decimals}f}, {hi:,.{decimals}f}]"
+        text += f" [{number(lo)}, {number(hi)}]"
     return text
