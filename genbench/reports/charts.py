@@ -78,7 +78,7 @@ def training_curves(runs: pd.DataFrame, curves: dict[str, pd.DataFrame],
 
 def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
     """FID, precision and recall of one feature space as horizontal bars, best FID on top,
-    ± std over seeds."""
+    with each value's interval (± std over seeds, or the evaluation's interval)."""
     columns = [c for c in table.values.columns if c.startswith("FID")][:1] + [
         c for c in ("precision", "recall") if c in table.values]
     if not columns or table.values[columns[0]].notna().sum() == 0:
@@ -87,8 +87,10 @@ def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
     fig, axes = panels(len(columns), 0.8, sharey=True)
     for ax, column in zip(axes, columns, strict=True):
         values = table.values.loc[order, column]
-        spread = (table.spread.loc[order, column].fillna(0) if table.spread is not None
-                  else None)
+        spread = None  # the interval of each value (std over seeds, or the evaluation's)
+        if table.low is not None and column in table.low:
+            spread = np.vstack([(values - table.low.loc[order, column]).fillna(0).clip(0),
+                                (table.high.loc[order, column] - values).fillna(0).clip(0)])
         ax.barh(range(len(order)), values.fillna(0), xerr=spread,
                 color=[colours[m] for m in order], capsize=4)
         better = "lower" if table.better.get(column) == "low" else "higher"
