@@ -58,8 +58,9 @@ def _grid_start(earliest: float, axis: str) -> float:
 
 
 def common_budgets(curves: pd.DataFrame, axis: str = "seconds") -> list[float]:
-    """Log-spaced budgets, doubling (seconds: 3.75, 7.5, 15 ...; FLOPs: 1e12, 2e12 ...), from
-    the earliest point to the longest run, at most MAX_BUDGETS (thinned from the longest)."""
+    """Log-spaced budgets, doubling (seconds: the curve schedule's times, FIRST_SECONDS x 2^k;
+    FLOPs: a power of ten x 2^k), from the earliest point to the longest run, at most
+    MAX_BUDGETS (thinned from the longest)."""
     if curves.empty or curves[axis].isna().all():
         return []
     longest, earliest = curves[axis].max(), max(curves[axis].min(), 1e-3)
