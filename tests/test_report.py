@@ -18,6 +18,7 @@ import torch
 
 from genbench.io import atomic_write_text, file_mode
 from genbench.reports import write_report
+from genbench.reports.budgets import ended_before
 from genbench.reports.charts import latent_maps
 from genbench.reports.quality import mean_curves, time_to_quality, values_at_budgets
 from genbench.reports.runs import load_reference
@@ -81,7 +82,8 @@ def write_run(out: Path, model: str, seed: int, with_curve: bool = True) -> None
     if mse is not None:
         metrics.update(mse=mse * jitter, bce=70.0, psnr=20.0, ssim=0.8)
     if nll is not None:
-        metrics.update(nll_k1=nll + 2, nll_k100=nll * jitter, bpd_k1=0.2, bpd_k100=0.15,
+        # seeds 0.2 nats apart: the models' NLLs differ by more than their spread (no tie)
+        metrics.update(nll_k1=nll + 2, nll_k100=nll + 0.2 * seed, bpd_k1=0.2, bpd_k100=0.15,
                        likelihood_convention="binarized pixels (dynamic, seed 0)",
                        likelihood_reference="86.76 nats: VAE (Burda et al., 2016)")
     (directory / "metrics.json").write_text(json.dumps(metrics))
@@ -145,14 +147,19 @@ def test_quality_tables_and_verdict_come_from_the_curves(report):
     assert "### Time to quality [classifier, n=1000]" in md
     assert "### Ranking at common training budgets [FID, classifier, n=1000]" in md
     # Mean of the two seeds' curves (see `curve`): at 7.5 s each model's point at 5 s, where
-    # cvae leads; at 240 s (480 s has diffusion alone) gan's final point (240.01 s, the end
-    # of its 240 s budget), where it leads diffusion's point at 160 s
-    # (3.1 + 300 exp(-4/3) 1.025 = 85.1).
+    # cvae is among the leaders; a run that ended before a budget counts at it with its final
+    # point (marked), so from 60 s to 240 s cvae's final point (60.01 s) leads, and at 480 s
+    # diffusion's final point (480.01 s), which beats cvae's.
     cvae = 5.5 + 300 * np.exp(-4 * 5 / 60) * 1.025
-    gan = 7 + 300 * np.exp(-4 * 240.01 / 240) * 1.025
-    assert found["Best after 240 s of training"] == "gan"
-    assert (f"At short budgets cvae (vae family) leads (FID {cvae:.2f} at 7.5 s); at the longest "
-            f"common budget (240 s) gan leads ({gan:.2f}); cvae's run ends before 240 s.") in md
+    cvae_end = 5.5 + 300 * np.exp(-4 * 60.01 / 60) * 1.025
+    diffusion = 3.1 + 300 * np.exp(-4 * 480.01 / 480) * 1.025
+    assert found["Best after 480 s of training"] == "diffusion"
+    assert f"{cvae:.2f} (#1)" in md and f"{cvae_end:.2f} (#1, ended 60 s)" in md
+    assert (f"from 60 s to 240 s, cvae (vae family) (FID {cvae_end:.2f} at 240 s); from 480 s "
+            f"on, diffusion (FID {diffusion:.2f}).") in md
+    ranking = pd.read_csv(next((report / "tables").glob("sprites-ranking-at-common-training*")),
+                          index_col="model")
+    assert len(ranking) == len(MODELS) and (ranking != "–").all().all()  # every model, budget
     long = pd.read_csv(report / "results-long.csv")
     assert set(long["question"]) == {"samples", "reconstruction", "likelihood", "cost"}
     assert len(pd.read_csv(report / "quality-curves.csv")) > len(MODELS) * len(SEEDS) * 5
@@ -169,7 +176,14 @@ def test_ranking_uses_only_points_at_or_before_each_budget():
     assert values.loc["a", 30.0] == 100 and values.loc["b", 30.0] == 40
     assert values[30.0].idxmin() == "b"  # not a: its 2 comes at 31 s
     assert values.loc["a", 60.0] == 2 and values.loc["short", 30.0] == 90
-    assert np.isnan(values.loc["short", 60.0])  # shorter run: left out, never extrapolated
+    # A shorter run counts at a longer budget with its final point (less training is allowed
+    # within a budget; never extrapolated), and says that it ended; before its first point a
+    # model has no value.
+    assert values.loc["short", 60.0] == 0.5
+    ended = ended_before(mean_curves(quality, "fid"), [30.0, 60.0])
+    assert ended.loc["short", 60.0] == 40 and ended.drop("short").isna().all().all()
+    assert np.isnan(ended.loc["short", 30.0])
+    assert np.isnan(values_at_budgets(mean_curves(quality, "fid"), [7.0]).loc["a", 7.0])
 
 
 def test_a_run_of_the_budget_itself_is_ranked_at_it_by_its_final_point():
@@ -219,7 +233,9 @@ def test_files_are_readable_by_others(report, tmp_path):
 def pdf_pages(path: Path) -> list[str]:
     """The content stream of each page of a matplotlib PDF (the streams that set a font)."""
     pages = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", path.read_bytes(), re.S):
+    # matplotlib writes b"stream\n" ... b"\nendstream": a compressed stream may itself end in
+    # b"\r", so the delimiters are matched exactly
+    for stream in re.findall(rb"stream\n(.*?)\nendstream", path.read_bytes(), re.S):
         try:
             content = zlib.decompress(stream).decode("latin-1")
         except zlib.error:

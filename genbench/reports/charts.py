@@ -13,40 +13,45 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from genbench.reports import ties
+from genbench.reports.budgets import THRESHOLDS
 from genbench.reports.images import Visuals, label, per_run
-from genbench.reports.quality import THRESHOLDS
 from genbench.reports.style import panels
 from genbench.reports.tables import Table
 
+XLABEL = {"seconds": "training seconds (evaluation excluded)",
+          "flops": "training FLOPs (matmul and convolution, forward and backward)"}
+
 
 def quality_curves(curves: pd.DataFrame, metric: str, space: str,
-                   colours: dict[str, tuple]) -> Figure | None:
-    """One line per model: mean over seeds against training seconds (log), ± std band."""
-    if curves.empty:
+                   colours: dict[str, tuple], axis: str = "seconds") -> Figure | None:
+    """One line per model: mean over seeds against training seconds or FLOPs (log), with a
+    band of ± the sample std over seeds, or of the evaluation's interval for one seed."""
+    if curves.empty or curves[axis].isna().all():
         return None
     fig, (ax,) = panels(1)
     for model, curve in curves.groupby("model", sort=False):
         colour = colours[model]
-        ax.plot(curve["seconds"], curve["value"], marker="o", color=colour, label=model)
-        spread = curve["std"].fillna(0)
-        if (curve["seeds"] > 1).any():
-            ax.fill_between(curve["seconds"], curve["value"] - spread,
-                            curve["value"] + spread, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(curve[axis], curve["value"], marker="o", color=colour, label=model)
+        low, high = ties.bounds(curve["value"], curve["std"], curve["seeds"], curve.get("lo"),
+                                curve.get("hi"))
+        if (high > low).any():
+            ax.fill_between(curve[axis], low, high, color=colour, alpha=0.2, linewidth=0)
     ax.set_xscale("log")
     values = curves["value"][curves["value"] > 0]
     if len(values) and values.max() / values.min() > 20:
         ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")  # 10 and 100, not 10^1 and 10^2
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(NullFormatter())
+    for scale in (ax.yaxis,) if axis == "flops" else (ax.xaxis, ax.yaxis):
+        scale.set_major_formatter(plain)  # FLOPs keep matplotlib's 10^12
+        scale.set_minor_formatter(NullFormatter())
     if metric == "fid":
         for level in THRESHOLDS:
             ax.axhline(level, color="grey", linewidth=1, linestyle=":")
             ax.annotate(f"FID {level:g}", (1, level), xycoords=("axes fraction", "data"),
                         xytext=(-4, 3), textcoords="offset points", ha="right",
                         fontsize="x-small", color="grey")
-    ax.set(xlabel="training seconds (evaluation excluded)",
+    ax.set(xlabel=XLABEL[axis],
            ylabel=f"{metric.upper()} [{space}]\nlower is better")
     fig.legend(loc="outside right center")
     return fig
@@ -73,7 +78,7 @@ def training_curves(runs: pd.DataFrame, curves: dict[str, pd.DataFrame],
 
 def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
     """FID, precision and recall of one feature space as horizontal bars, best FID on top,
-    ± std over seeds."""
+    with each value's interval (± std over seeds, or the evaluation's interval)."""
     columns = [c for c in table.values.columns if c.startswith("FID")][:1] + [
         c for c in ("precision", "recall") if c in table.values]
     if not columns or table.values[columns[0]].notna().sum() == 0:
@@ -82,8 +87,10 @@ def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
     fig, axes = panels(len(columns), 0.8, sharey=True)
     for ax, column in zip(axes, columns, strict=True):
         values = table.values.loc[order, column]
-        spread = (table.spread.loc[order, column].fillna(0) if table.spread is not None
-                  else None)
+        spread = None  # the interval of each value (std over seeds, or the evaluation's)
+        if table.low is not None and column in table.low:
+            spread = np.vstack([(values - table.low.loc[order, column]).fillna(0).clip(0),
+                                (table.high.loc[order, column] - values).fillna(0).clip(0)])
         ax.barh(range(len(order)), values.fillna(0), xerr=spread,
                 color=[colours[m] for m in order], capsize=4)
         better = "lower" if table.better.get(column) == "low" else "higher"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genbench.reports.headline import Finding
+from genbench.reports.quality import Curves
 from genbench.reports.tables import Table
 
 
@@ -26,3 +27,4 @@ class Section:
     sentences: list[str]  # the trade-off and the verdict of the quality curves
     tables: list[Table]
     figures: list[Shown] = field(default_factory=list)
+    curves: Curves | None = None  # the quality curves and what is read off them

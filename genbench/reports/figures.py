@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genbench.reports import charts, images
+from genbench.reports import charts, images, ties
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
@@ -51,7 +51,8 @@ def _leader_text(tables: list[Table], key: str, column_prefix: str, decimals: in
         if table else None
     if column is None or table.leader(column) is None:
         return ""
-    model, value = table.leader(column)
+    _, value = table.leader(column)
+    model = ties.names(table.tied(column))
     values = table.values[column].dropna()
     worst = values.idxmax() if table.better.get(column) == "low" else values.idxmin()
     text = f"Best {column}: {model} ({value:,.{decimals}f})"
@@ -63,24 +64,13 @@ def plans(e: Evidence) -> list[Plan]:
     """Every figure that applies to the dataset, in the order of the slides."""
     first = e.runs.drop_duplicates("model")  # image figures: one seed per model
     samples = next((t for t in e.tables if t.key == "samples"), None)
-    ranking = next((t for t in e.tables if t.key == "ranking"), None)
     out = [Plan("headline", "The best model per question", "", " ".join(e.sentences[:1]),
                 lambda: _headline_figure(e), in_document=False)]
     out.append(Plan("samples", "Samples from every model", "Samples from every model "
                     "(final weights)", _leader_text(e.tables, "samples", "FID"),
                     lambda: images.sample_grids(first, e.visuals)))
     if e.curves is not None:
-        c = e.curves
-        out.append(Plan("quality-vs-time", "Sample quality against training time",
-                        f"{c.metric.upper()} [{c.space}] at log-spaced points of training, "
-                        "mean over seeds with a ± std band"
-                        + ("; dotted: FID 20, 10, 5" if c.metric == "fid" else ""),
-                        c.verdict() or "Quality of every model as its training goes on",
-                        lambda: charts.quality_curves(c.frame, c.metric, c.space, e.colours)))
-    if ranking is not None:
-        out.append(Plan("ranking", "Ranking at common training budgets", ranking.caption,
-                        e.curves.verdict() if e.curves else "",
-                        lambda: charts.table_figure(ranking), in_document=False))
+        out += _curve_plans(e)
     seconds = [s for v in e.visuals.values() for s in v.get("progress_seconds", [])]
     out.append(Plan("progress", "How samples improve with compute",
                     "The same noise sampled at each curve point (columns: training seconds)",
@@ -122,6 +112,32 @@ def plans(e: Evidence) -> list[Plan]:
              "Each row: one sample, from pure noise (left) through the DDIM steps to the image",
              lambda: images.image_rows(first, e.visuals, "denoising", "denoising")),
     ]
+    return out
+
+
+def _curve_plans(e: Evidence) -> list[Plan]:
+    """Per axis of compute (seconds; FLOPs where the runs count them): the quality curves,
+    and the ranking at common budgets as a slide."""
+    c, out = e.curves, []
+    for axis in c.axes:
+        against = "training time" if axis == "seconds" else "training FLOPs"
+        band = ("mean over seeds with a ± std band (sample std), or the evaluation's "
+                "interval for one seed")
+        caption = (f"{c.metric.upper()} [{c.space}] at log-spaced points of training, against "
+                   f"{against} (log scale), {band}"
+                   + ("; dotted: FID 20, 10, 5" if c.metric == "fid" else "") + "."
+                   + (c.machine if axis == "seconds" else " FLOPs travel between machines."))
+        name = "quality-vs-time" if axis == "seconds" else "quality-vs-flops"
+        out.append(Plan(name, f"Sample quality against {against}", caption,
+                        c.verdict(axis) or "Quality of every model as its training goes on",
+                        lambda a=axis: charts.quality_curves(c.frame, c.metric, c.space,
+                                                             e.colours, a)))
+        ranking = c.ranking(axis)
+        if ranking is not None:
+            budgets = "training budgets" if axis == "seconds" else "FLOP budgets"
+            out.append(Plan(f"ranking{'' if axis == 'seconds' else '-flops'}",
+                            f"Ranking at common {budgets}", ranking.caption, c.verdict(axis),
+                            lambda t=ranking: charts.table_figure(t), in_document=False))
     return out
 
 

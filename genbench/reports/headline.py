@@ -4,34 +4,35 @@ generated from the tables' own numbers (never written by hand), so that it alway
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from genbench.reports import ties
+from genbench.reports.metrics import k_of
 from genbench.reports.tables import Table
 
 
 @dataclass
 class Finding:
-    """'Best samples: cvae (FID 2.90 [classifier, n=2000])'."""
+    """'Best samples: cvae (FID 2.90 [classifier, n=2000], ...)'; tied models are named
+    together, never one of them alone."""
 
     question: str
-    model: str
+    model: str  # 'cvae', or 'cvae and gan (tied)'
     value: str
     table: str  # the Table.key it comes from
     column: str
+    models: list[str] = field(default_factory=list)  # the leader, or every tied model
 
 
-def _lead(table: Table, column: str, question: str, text: str) -> Finding | None:
-    """The leader of `column`; `text` formats its value, e.g. "{value:.2f} ms per image"."""
-    if column not in table.values:
+def _lead(table: Table, column: str, question: str, text: Callable[[float], str]
+          ) -> Finding | None:
+    """The leader of `column` (with every model tied with it); `text` says its value."""
+    if column not in table.values or table.leader(column) is None:
         return None
-    leader = table.leader(column)
-    if leader is None:
-        return None
-    model, value = leader
-    tied = list(table.values.index[table.values[column] == value])
-    if len(tied) > 1:
-        model = " and ".join(tied) + " (tied)"
-    return Finding(question, model, text.format(value=value), table.key, column)
+    _, value = table.leader(column)
+    tied = table.tied(column)
+    return Finding(question, ties.names(tied), text(value), table.key, column, tied)
 
 
 def _bracket(column: str) -> str:
@@ -39,39 +40,46 @@ def _bracket(column: str) -> str:
     return column[column.index(" ["):] if " [" in column else ""
 
 
+def _registry_findings(t: Table) -> list[Finding | None]:
+    """One finding per headline question of the registry's metrics in the table (a family
+    of keys, e.g. NLL at several k: its largest k)."""
+    chosen: dict[str, str] = {}
+    for column, entry in t.metrics.items():
+        if entry.headline is None or "RSS" in column:  # a process's RSS: not per model
+            continue
+        if entry.headline not in chosen or (k_of(entry.key) or 0) > (
+                k_of(t.metrics[chosen[entry.headline]].key) or 0):
+            chosen[entry.headline] = column
+    out = []
+    for question, column in chosen.items():
+        entry, k = t.metrics[column], k_of(t.metrics[column].key)
+        basis = f"; {t.basis}" if t.basis else ""
+        out.append(_lead(t, column, question, lambda v, e=entry, c=column, k=k, b=basis:
+                         e.text(v) + _bracket(c) + (f", k={k}" if k else "") + b))
+    return out
+
+
 def findings(tables: list[Table]) -> list[Finding]:
-    """The best model per question, one per table (three for cost), from the tables' values."""
+    """The best models per question, from the tables' values: the registry's headline metrics,
+    the first to the strictest FID level, and the best at the longest common budgets."""
     out: list[Finding | None] = []
     for t in tables:
         columns = list(t.values.columns)
         if not columns:
             continue
-        if t.key == "samples":
-            fid = [c for c in columns if c.startswith("FID")]
-            out.append(_lead(t, fid[0], "Best samples", "FID {value:,.2f}" + _bracket(fid[0]))
-                       if fid else None)
-        elif t.key == "reconstruction":
-            out.append(_lead(t, columns[0], "Best reconstructions", "MSE {value:.4f}"))
-        elif t.key == "likelihood":
-            nll = [c for c in columns if c.startswith("NLL")]
-            k = nll[-1].split("k=")[1].split()[0] if nll else ""
-            out.append(_lead(t, nll[-1], "Best likelihood", "{value:,.2f} nats, k=" + k)
-                       if nll else None)
-        elif t.key == "cost":
-            memory = [c for c in columns if c.startswith("peak MB") and "RSS" not in c]
-            out += [_lead(t, "train img/s", "Fastest training", "{value:,.0f} images/s"),
-                    _lead(t, "sample ms/img", "Fastest sampling", "{value:,.3f} ms per image"),
-                    _lead(t, memory[0], "Least memory", "{value:,.1f} MB")
-                    if memory else None]
+        if t.metrics:
+            out += _registry_findings(t)
         elif t.key == "time-to-quality":
             reached = [c for c in columns if t.values[c].notna().any()]
             out.append(_lead(t, reached[-1], f"First to {reached[-1]}",
-                             "{value:,.1f} s of training") if reached else None)
-        elif t.key == "ranking":
+                             lambda v: f"{v:,.1f} s of training") if reached else None)
+        elif t.key in ("ranking", "ranking-flops"):
             shared = [c for c in columns if t.values[c].notna().sum() >= 2] or columns
             metric = t.title.split("[")[1].split(",")[0] if "[" in t.title else ""
-            out.append(_lead(t, shared[-1], f"Best after {shared[-1]} of training",
-                             metric + " {value:,.2f}"))
+            budget = (f"{shared[-1]} of training" if t.key == "ranking"
+                      else f"{shared[-1].removesuffix(' FLOPs')} training FLOPs")
+            out.append(_lead(t, shared[-1], f"Best after {budget}",
+                             lambda v, m=metric: f"{m} {v:,.2f}"))
     return [f for f in out if f is not None]
 
 
@@ -87,8 +95,10 @@ def trade_off(found: list[Finding], tables: list[Table]) -> list[str]:
             f"The best samples come from {samples.model}, the best reconstructions from "
             f"{recon.model}: no model leads both.")
     cost = next((t for t in tables if t.key == "cost"), None)
-    if samples and cost is not None and "sample ms/img" in cost.values:
-        ms = cost.values["sample ms/img"].dropna()
+    column = next((c for c, e in cost.metrics.items() if e.key == "sample_ms_per_image"),
+                  None) if cost is not None else None
+    if samples and len(samples.models) == 1 and column is not None:
+        ms = cost.values[column].dropna()
         if samples.model in ms and len(ms) > 1:
             fastest, ratio = ms.idxmin(), ms[samples.model] / ms.min()
             sentences.append(

@@ -57,13 +57,14 @@ def _problems(problems: list[dict]) -> str:
             f"<th>stage</th><th>error</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def report_html(name: str, sections: list[Section], problems: list[dict]) -> str:
+def report_html(title: str, sections: list[Section], problems: list[dict]) -> str:
     parts = ["<!doctype html><html lang=en><head><meta charset='utf-8'>",
              "<meta name=viewport content='width=device-width, initial-scale=1'>",
-             f"<title>genbench: {escape(name)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>genbench report: {escape(name)}</h1>", "<h2>Headline</h2>",
+             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{escape(title)}</h1>", "<h2>Headline</h2>",
              *(_headline(s) for s in sections),
-             "<p class=caption>Best value per column highlighted.</p>"]
+             "<p class=caption>Best value per column highlighted, with every value tied with "
+             "it (overlapping intervals).</p>"]
     for section in sections:
         parts.append(f"<h2>{escape(section.dataset)}</h2>")
         for table in section.tables:

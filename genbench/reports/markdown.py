@@ -16,7 +16,7 @@ def table_markdown(table: Table) -> str:
     for column in cells.columns:
         cells[column] = [f"**{v}**" if b else v for v, b in
                          zip(cells[column], best[column], strict=True)]
-    return cells.to_markdown()
+    return cells.to_markdown(disable_numparse=True)  # the cells as formatted: '1.6e13', '1,000'
 
 
 def headline_markdown(section: Section) -> list[str]:
@@ -24,12 +24,13 @@ def headline_markdown(section: Section) -> list[str]:
     return lines + ([""] + [" ".join(section.sentences)] if section.sentences else [])
 
 
-def report_markdown(name: str, sections: list[Section], problems: list[dict],
+def report_markdown(title: str, sections: list[Section], problems: list[dict],
                     out: Path) -> str:
-    lines = [f"# genbench report: {name}", "", "## Headline", ""]
+    lines = [f"# {title}", "", "## Headline", ""]
     for section in sections:
         lines += [f"### {section.dataset}", "", *headline_markdown(section), ""]
-    lines += ["Best value per column in **bold**.", ""]
+    lines += ["Best value per column in **bold**, with every value tied with it (overlapping "
+              "intervals).", ""]
     for section in sections:
         lines += [f"## {section.dataset}", ""]
         for table in section.tables:

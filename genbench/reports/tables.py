@@ -1,85 +1,59 @@
 """Result tables (pandas), one per question: sample quality, reconstruction, likelihood, cost.
 
 Each table has at most 8 columns and a caption saying what lower or higher means; the best
-value per column is marked. FID-family columns are headed with their feature extractor and
-sample count: values from different feature spaces or sample counts never share a column.
+value per column is marked, with every value tied with it (overlapping intervals). What each
+column is comes from the metric registry (reports/metrics.py). FID-family columns are headed
+with their feature extractor and sample count: values from different feature spaces or sample
+counts never share a column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-# metric key -> (column title, better: "low" | "high" | None, decimals)
-METRICS: dict[str, tuple[str, str | None, int]] = {
-    "fid": ("FID", "low", 2),
-    "kid": ("KID", "low", 4),
-    "precision": ("precision", "high", 3),
-    "recall": ("recall", "high", 3),
-    "conditional_accuracy": ("cond. accuracy", "high", 3),
-    "mse": ("MSE", "low", 4),
-    "bce": ("BCE (nats)", "low", 1),
-    "psnr": ("PSNR (dB)", "high", 2),
-    "ssim": ("SSIM", "high", 3),
-    # likelihood columns (nll_k*, bpd_k*) are inserted here
-    "params": ("params", None, 0),
-    "train_seconds": ("train s", None, 1),
-    "train_images_per_second": ("train img/s", "high", 0),
-    "sample_ms_per_image": ("sample ms/img", "low", 3),
-    "peak_memory_mb": ("peak MB", "low", 1),
-    "eval_seconds": ("curve eval s", None, 1),
-}
-FIDELITY = ("fid", "kid", "precision", "recall", "conditional_accuracy")
-RECONSTRUCTION = ("mse", "bce", "psnr", "ssim")
-COST = ("params", "train_seconds", "train_images_per_second", "sample_ms_per_image",
-        "peak_memory_mb", "eval_seconds")
+from genbench.reports import ties
+from genbench.reports.metrics import Metric, present
+from genbench.reports.notes import machine_note, memory_measure
+from genbench.reports.notes import note as _note
+
 IDENTITY = ["model", "family", "dataset"]
 # Descriptions that hold per run and are shown in headers and captions, not averaged.
 NOTES = ("fid_extractor", "fid_samples", "fid_reference", "kid_subset", "peak_memory_measure",
          "likelihood_convention", "likelihood_reference", "classifier_accuracy", "num_test",
-         "device")
-
-
-def likelihood_keys(frame: pd.DataFrame) -> list[str]:
-    """nll_k1, nll_k100, bpd_k1, ... present in the frame, k ascending."""
-    keys = [c for c in frame.columns if c.startswith(("nll_k", "bpd_k"))
-            and not c.endswith("_std")]
-    return sorted(keys, key=lambda c: (c.startswith("bpd"), int(c.split("_k")[1])))
-
-
-def metric_keys(frame: pd.DataFrame) -> list[str]:
-    """Metric columns present in the frame, in display order."""
-    keys = list(METRICS)
-    at = keys.index("params")
-    keys = keys[:at] + likelihood_keys(frame) + keys[at:]
-    return [k for k in keys if k in frame.columns]
-
-
-def metric_info(key: str) -> tuple[str, str | None, int]:
-    if key.startswith("nll_k"):
-        return f"NLL k={key.split('_k')[1]} (nats)", "low", 2
-    if key.startswith("bpd_k"):
-        return f"bits/dim k={key.split('_k')[1]}", "low", 4
-    return METRICS[key]
+         "device", "machine", "threads")
 
 
 def fidelity_space(row: pd.Series) -> str:
     return f"{row['fid_extractor']}, n={int(row['fid_samples'])}"
 
 
+def _joined(values: pd.Series) -> str | None:
+    """The distinct values of a text column over seeds: 'flat since 120 s / cap'."""
+    distinct = list(dict.fromkeys(values.dropna().astype(str)))
+    return " / ".join(distinct) if distinct else None
+
+
 def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """mean and std over seeds per (model, dataset, feature space): columns metric, metric_std,
-    seeds, and the per-run notes (extractor, KID subset size, memory measure...)."""
+    """Mean and sample std (ddof=1) over seeds per (model, dataset, feature space): columns
+    metric, metric_std, metric_lo/metric_hi (the evaluation's interval, where the runs have
+    one), seeds, the per-run notes (extractor, machine...) and `stopped` (the stop reasons).
+    `runs` holds the derived metrics already (metrics.with_derived)."""
     frame = runs.copy()
     frame["space"] = frame.apply(fidelity_space, axis=1)
-    if "sample_images_per_second" in frame:
-        frame["sample_ms_per_image"] = 1000 / frame["sample_images_per_second"]
-    keys = metric_keys(frame)
+    keys = [m.key for m in present(frame)]
+    intervals = [f"{k}_{end}" for k in keys for end in ("lo", "hi")
+                 if f"{k}_lo" in frame and f"{k}_hi" in frame]
     grouped = frame.groupby(IDENTITY + ["space"], sort=False)
-    out = grouped[keys].mean().join(grouped[keys].std(ddof=0).add_suffix("_std"))
+    out = grouped[keys].mean().join(grouped[keys].std(ddof=1).add_suffix("_std"))
+    if intervals:
+        out = out.join(grouped[intervals].mean())
     out = out.join(grouped[[k for k in NOTES if k in frame]].first())
+    if "stopped" in frame:
+        out["stopped"] = grouped["stopped"].agg(_joined)
     out["seeds"] = grouped.size()
     return out.reset_index()
 
@@ -92,15 +66,25 @@ class Table:
     title: str
     caption: str
     cells: pd.DataFrame  # formatted text, one row per model
-    values: pd.DataFrame  # the numbers (NaN where none), same shape
+    values: pd.DataFrame  # the numbers (NaN where none), same rows
     better: dict[str, str | None] = field(default_factory=dict)  # column -> "low" | "high"
     spread: pd.DataFrame | None = None  # std over seeds, where the numbers are means
+    low: pd.DataFrame | None = None  # each value's interval (ties.bounds); None: the value
+    high: pd.DataFrame | None = None
+    metrics: dict[str, Metric] = field(default_factory=dict)  # column -> its registry entry
+    basis: str = ""  # what the values compare at: "final weights, 60-480 s of training"
 
-    @property
-    def best(self) -> pd.DataFrame:
-        """True where a cell holds its column's best value (of two or more)."""
-        return pd.DataFrame({c: _best(self.values[c], self.better.get(c)) if c in self.values
-                             else False for c in self.cells.columns}, index=self.cells.index)
+    def _bounds(self, column: str) -> tuple[pd.Series, pd.Series]:
+        values = self.values[column]
+        low = self.low[column] if self.low is not None and column in self.low else values
+        high = self.high[column] if self.high is not None and column in self.high else values
+        return low.fillna(values), high.fillna(values)
+
+    def tied(self, column: str) -> list[str]:
+        """The best model of `column` and every model tied with it, or [] without ranking."""
+        if column not in self.values:
+            return []
+        return ties.tied(self.values[column], *self._bounds(column), self.better.get(column))
 
     def leader(self, column: str) -> tuple[str, float] | None:
         """(model, value) with the best value in `column`, or None when it has no ranking."""
@@ -110,30 +94,41 @@ class Table:
         model = values.idxmin() if better == "low" else values.idxmax()
         return model, float(values[model])
 
+    @property
+    def best(self) -> pd.DataFrame:
+        """True where a cell holds its column's best value or one tied with it (of two or
+        more values)."""
+        out = pd.DataFrame(False, index=self.cells.index, columns=self.cells.columns)
+        for column in self.cells.columns:
+            if column in self.values and self.values[column].notna().sum() >= 2:
+                out.loc[self.tied(column), column] = True
+        return out
+
 
 def question_tables(summary_frame: pd.DataFrame, dataset: str,
                     floor: dict | None = None) -> list[Table]:
     """The dataset's tables: sample quality (one per feature space), reconstruction,
     likelihood, cost. Tables without any value are left out."""
     frame = summary_frame[summary_frame["dataset"] == dataset]
-    seeds = int(frame["seeds"].max())
-    spread = f" Mean ± std over {seeds} seeds." if seeds > 1 else ""
+    spread = spread_note(frame)
     tables = [sample_table(part, space, floor, spread)
               for space, part in frame.groupby("space", sort=False)]
     per_model = frame.drop_duplicates("model")
-    tables.append(_table("reconstruction", "Reconstruction", per_model, RECONSTRUCTION,
+    tables.append(_table("reconstruction", "Reconstruction", per_model, "reconstruction",
                          "Held-out images through each model: MSE per pixel and BCE in nats "
                          "per image, lower is better; PSNR and SSIM, higher is better." + spread))
     tables.append(likelihood_table(per_model, spread))
-    measure = memory_measure(per_model)
-    cost = _table("cost", "Cost", per_model, COST,
-                  "Parameters; training seconds and images per second (higher is better); "
-                  "sampling milliseconds per image and peak memory (lower is better). "
-                  f"Peak memory: {measure}. Curve eval s: seconds spent evaluating the "
-                  "quality curve during training, not counted in train s." + spread,
-                  {"peak_memory_mb": f"peak MB ({measure})"})
-    tables.append(cost)
+    tables.append(cost_table(per_model, spread))
     return [t for t in tables if not t.cells.empty and len(t.cells.columns)]
+
+
+def spread_note(frame: pd.DataFrame) -> str:
+    seeds = frame["seeds"]
+    if seeds.max() <= 1:
+        return ""
+    count = (f"{int(seeds.max())} seeds" if seeds.nunique() == 1 else
+             f"{int(seeds.min())} to {int(seeds.max())} seeds (the count in brackets)")
+    return f" Mean ± sample std (ddof=1) over {count}."
 
 
 def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str) -> Table:
@@ -151,8 +146,22 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
     accuracy = (floor or {}).get("classifier_accuracy") or _note(part, "classifier_accuracy")
     if extractor == "classifier" and accuracy:
         caption += f" The feature classifier's test accuracy: {accuracy:.2%}."
-    return _table("samples", f"Sample quality [{space}]", part, FIDELITY, caption + spread,
-                  titles)
+    basis = final_basis(part)
+    table = _table("samples", f"Sample quality [{space}]", part, "samples",
+                   caption + (f" Compared at {basis}." if basis else "") + spread, titles)
+    table.basis = basis
+    return table
+
+
+def final_basis(part: pd.DataFrame) -> str:
+    """'final weights after 60 s to 480 s of training, each model's own budget'."""
+    if "train_seconds" not in part or part["train_seconds"].isna().all():
+        return ""
+    low, high = part["train_seconds"].min(), part["train_seconds"].max()
+    if high <= low * 1.02:
+        return f"final weights after {low:,.0f} s of training each"
+    return (f"final weights after {low:,.0f} s to {high:,.0f} s of training, each model's "
+            "own budget")
 
 
 def likelihood_table(per_model: pd.DataFrame, spread: str) -> Table:
@@ -163,58 +172,80 @@ def likelihood_table(per_model: pd.DataFrame, spread: str) -> Table:
         caption += f" Convention: {convention}."
     if reference := _note(per_model, "likelihood_reference"):
         caption += f" Published reference: {reference}."
-    return _table("likelihood", "Likelihood", per_model, tuple(likelihood_keys(per_model)),
-                  caption + spread)
+    return _table("likelihood", "Likelihood", per_model, "likelihood", caption + spread)
 
 
-def memory_measure(frame: pd.DataFrame) -> str:
-    """What the peak memory column measures (runs written before it was recorded: their
-    device says it; on a CPU that was the process's resident size, the same for every run)."""
-    if measure := _note(frame, "peak_memory_measure"):
-        return str(measure)
-    device = str(_note(frame, "device") or "cpu")
-    return "CUDA, peak allocated" if device.startswith("cuda") else "process peak RSS"
+def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
+    measure = memory_measure(per_model)
+    caption = ("Parameters; training seconds and images per second (higher is better); "
+               "sampling milliseconds per image and peak memory (lower is better). "
+               f"Peak memory: {measure}. Curve eval s: seconds spent evaluating the "
+               "quality curve during training, not counted in train s.")
+    if "train_flops" in per_model and per_model["train_flops"].notna().any():
+        caption += (" Train FLOPs: counted matmul and convolution FLOPs of training, forward"
+                    " and backward (elementwise work is not counted).")
+    if "stopped" in per_model and per_model["stopped"].notna().any():
+        caption += " Stopped: why training ended (its curve flat since a point, or the cap)."
+    table = _table("cost", "Cost", per_model, "cost", caption + machine_note(per_model) + spread,
+                   {"peak_memory_mb": f"peak MB ({measure})"})
+    if "stopped" in per_model and per_model["stopped"].notna().any():
+        stopped = per_model.set_index("model")["stopped"].reindex(table.cells.index)
+        table.cells["stopped"] = stopped.fillna("–").astype(str)
+    return table
 
 
-def _note(frame: pd.DataFrame, key: str):
-    values = frame[key].dropna() if key in frame else pd.Series(dtype=object)
-    return values.iloc[0] if len(values) else None
+def _column(by_model: pd.DataFrame, key: str) -> pd.Series | None:
+    return by_model[key].astype(float) if key in by_model else None
 
 
-def _table(key: str, title: str, frame: pd.DataFrame, metrics: tuple[str, ...], caption: str,
+def _table(key: str, title: str, frame: pd.DataFrame, question: str, caption: str,
            titles: dict[str, str] | None = None) -> Table:
     rows = list(dict.fromkeys(frame["model"]))
     by_model = frame.drop_duplicates("model").set_index("model").reindex(rows)
-    cells = pd.DataFrame(index=pd.Index(rows, name="model"))
-    values, spread = pd.DataFrame(index=cells.index), pd.DataFrame(index=cells.index)
-    better = {}
-    for metric in metrics:
-        if metric not in by_model or by_model[metric].isna().all():
+    index = pd.Index(rows, name="model")
+    cells, values = pd.DataFrame(index=index), pd.DataFrame(index=index)
+    spread, low, high = (pd.DataFrame(index=index) for _ in range(3))
+    better, entries, shown_interval = {}, {}, False
+    counts_differ = by_model["seeds"].nunique() > 1
+    for metric in present(by_model, question, tables_only=True):
+        if by_model[metric.key].isna().all():
             continue
-        title_, better_, decimals = metric_info(metric)
-        column = (titles or {}).get(metric, title_)
-        values[column] = by_model[metric].astype(float)
-        spread[column] = by_model[f"{metric}_std"].astype(float)
-        seeds = by_model["seeds"] if metric != "params" else [1] * len(by_model)  # constant
-        cells[column] = [format_value(v, s, n, decimals) for v, s, n in zip(
-            by_model[metric], by_model[f"{metric}_std"], seeds, strict=True)]
-        better[column] = better_
+        column = (titles or {}).get(metric.key, metric.title)
+        seeds = by_model["seeds"] if metric.per_seed else pd.Series(1, index=index)
+        std = by_model[f"{metric.key}_std"].where(seeds > 1)
+        lo, hi = _column(by_model, f"{metric.key}_lo"), _column(by_model, f"{metric.key}_hi")
+        values[column], spread[column] = by_model[metric.key].astype(float), std.astype(float)
+        low[column], high[column] = ties.bounds(values[column], std, seeds, lo, hi)
+        cells[column] = [format_value(v, s, n, metric.decimals, a, b, counts_differ,
+                                      metric.number) for
+                         v, s, n, a, b in zip(values[column], std, seeds, _or_nan(lo, index),
+                                              _or_nan(hi, index), strict=True)]
+        shown_interval |= bool(lo is not None and ((seeds <= 1) & lo.notna()).any())
+        better[column], entries[column] = metric.better, metric
+    if shown_interval:
+        caption += (" [low, high]: the interval of the evaluation (a bootstrap over generated "
+                    "and reference features: evaluation noise only).")
     measured = values.notna().any(axis=1)  # models without this capability: no row
     return Table(key, title, caption, cells[measured], values[measured], better,
-                 spread[measured])
+                 spread[measured], low[measured], high[measured], entries)
 
 
-def format_value(value: float, std: float = np.nan, seeds: float = 1, decimals: int = 2) -> str:
+def _or_nan(series: pd.Series | None, index: pd.Index) -> pd.Series:
+    return series if series is not None else pd.Series(np.nan, index=index)
+
+
+def format_value(value: float, std: float = np.nan, seeds: float = 1, decimals: int = 2,
+                 lo: float = np.nan, hi: float = np.nan, count: bool = False,
+                 number: Callable[[float], str] | None = None) -> str:
+    """'4.52', '4.52 ± 0.10' (several seeds; '(3)' after it when `count`), '4.52 [4.31, 4.77]'
+    (one seed with the evaluation's interval). `number` formats each number (default: fixed
+    with `decimals`)."""
     if value is None or np.isnan(value):
         return "–"
-    text = f"{value:,.{decimals}f}"
+    number = number or (lambda v: f"{v:,.{decimals}f}")
+    text = number(value)
     if seeds and seeds > 1 and not np.isnan(std):
-        text += f" ± {std:,.{decimals}f}"
+        text += f" ± {number(std)}" + (f" ({int(seeds)})" if count else "")
+    elif not (np.isnan(lo) or np.isnan(hi)):
+        text += f" [{number(lo)}, {number(hi)}]"
     return text
-
-
-def _best(values: pd.Series, better: str | None) -> pd.Series:
-    if better is None or values.notna().sum() < 2:
-        return pd.Series(False, index=values.index)
-    target = values.min() if better == "low" else values.max()
-    return values == target

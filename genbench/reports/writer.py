@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from genbench.errors import GenbenchError
-from genbench.io import atomic_write_json, atomic_write_text
-from genbench.reports import figures, headline, quality, runs, style, tables
+from genbench.benchmarks import store
+from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, read_json
+from genbench.reports import figures, headline, metrics, notes, quality, runs, style, tables
 from genbench.reports.content import Section, Shown
 from genbench.reports.html import report_html
 from genbench.reports.markdown import report_markdown
@@ -43,6 +45,7 @@ def write_report(out: str | Path, wandb: bool = False) -> dict[str, Path]:
     frame, problems = runs.collect(out)
     if frame.empty and not problems:
         raise ReportError(f"{out} holds no genbench runs")
+    frame = metrics.with_derived(frame)  # sample_ms_per_image ...: computed here, once
     files = {"csv": out / "results.csv", "json": out / "results.json",
              "md": out / "report.md", "html": out / "report.html"}
     wide = pd.concat([frame, pd.DataFrame(problems)], ignore_index=True)
@@ -61,11 +64,30 @@ def write_report(out: str | Path, wandb: bool = False) -> dict[str, Path]:
                     for dataset, part in frame.groupby("dataset", sort=False)]
         files["slides"] = out / "slides.pdf"
         _draw(out, frame, sections, curves, files["slides"])
-    atomic_write_text(files["md"], report_markdown(out.name, sections, problems, out))
-    atomic_write_text(files["html"], report_html(out.name, sections, problems))
+    name = title(out, frame)
+    atomic_write_text(files["md"], report_markdown(name, sections, problems, out))
+    atomic_write_text(files["html"], report_html(name, sections, problems))
     if wandb:
         _log_wandb(out, wide)
     return files
+
+
+def title(out: Path, frame: pd.DataFrame) -> str:
+    """'genbench report: suite quick on mnist, fashion-mnist (2025-03-12)': what was compared
+    (the suite of suite.json, else the folder's name), on which data, and when (the newest
+    run's metrics.json), never the date of the rebuild."""
+    try:
+        suite = f"suite {read_json(out / store.SUITE)['suite']}"
+    except (FileNotFoundError, CorruptFileError, KeyError, TypeError):
+        suite = out.name
+    if frame.empty:
+        return f"genbench report: {suite}"
+    datasets = ", ".join(dict.fromkeys(frame["dataset"].astype(str)))
+    stamps = [p.stat().st_mtime for p in (store.run_dir(out, r) / store.METRICS
+                                          for r in frame["run"]) if p.exists()]
+    date = (f" ({datetime.fromtimestamp(max(stamps), timezone.utc):%Y-%m-%d})"
+            if stamps else "")
+    return f"genbench report: {suite} on {datasets}{date}"
 
 
 def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
@@ -75,15 +97,22 @@ def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
     floor = runs.reference_for(reference, dataset, first.get("fid_extractor"),
                                first.get("fid_samples"))
     shown = tables.question_tables(summary, dataset, floor)
-    dataset_curves = quality.dataset_curves(curves, dataset)
-    if dataset_curves is not None:
-        shown[1:1] = dataset_curves.tables()  # right after sample quality
-    found, sentences = headline.headline(shown, dataset_curves.verdict()
-                                         if dataset_curves is not None else "")
+    read_off = quality.dataset_curves(curves, dataset, notes.machine_note(part))
+    verdicts = []
+    if read_off is not None:
+        shown[1:1] = read_off.tables  # right after sample quality
+        verdicts = [read_off.verdict("seconds")] + (
+            [f"In training FLOPs: {_lower(read_off.verdict('flops'))}"]
+            if read_off.verdict("flops") else [])
+    found, sentences = headline.headline(shown, " ".join(v for v in verdicts if v))
     for table in shown:
         slug = re.sub(r"[^a-z0-9]+", "-", table.title.lower()).strip("-")
         atomic_write_text(out / "tables" / f"{dataset}-{slug}.csv", table.cells.to_csv())
-    return Section(dataset, found, sentences, shown)
+    return Section(dataset, found, sentences, shown, curves=read_off)
+
+
+def _lower(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
 def _draw(out: Path, frame: pd.DataFrame, sections: list[Section], curves: pd.DataFrame,
@@ -96,8 +125,7 @@ def _draw(out: Path, frame: pd.DataFrame, sections: list[Section], curves: pd.Da
         for section in sections:
             part = frame[frame["dataset"] == section.dataset]
             evidence = figures.Evidence(
-                part, {r: visuals[r] for r in part["run"]}, losses,
-                quality.dataset_curves(curves, section.dataset), section.tables,
+                part, {r: visuals[r] for r in part["run"]}, losses, section.curves, section.tables,
                 section.findings, section.sentences, colours)
             for plan in figures.plans(evidence):
                 fig = plan.draw()
@@ -113,27 +141,24 @@ def _draw(out: Path, frame: pd.DataFrame, sections: list[Section], curves: pd.Da
 
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run, metric): the question it answers, its value, and for sample quality
-    the feature space and sample count it was measured in."""
+    """One row per (run, metric): the question it answers (the metric registry's), its value,
+    its evaluation interval (lo, hi) where the run has one, and for sample quality the feature
+    space and sample count it was measured in. `frame` holds the derived metrics already."""
     wide = frame.copy()
-    if "sample_images_per_second" in wide:
-        wide["sample_ms_per_image"] = 1000 / wide["sample_images_per_second"]
-    keys = tables.metric_keys(wide)
+    keys = [m.key for m in metrics.present(wide)]
     identity = [k for k in ("run", "model", "family", "dataset", "seed") if k in wide]
-    long = wide.melt(id_vars=identity + ["fid_extractor", "fid_samples"], value_vars=keys,
-                     var_name="metric").dropna(subset=["value"])
-    long.insert(len(identity), "question", long["metric"].map(question_of))
+    notes_ = [k for k in ("fid_extractor", "fid_samples") if k in wide]
+    long = wide.melt(id_vars=identity + notes_, value_vars=keys, var_name="metric",
+                     ignore_index=False).dropna(subset=["value"])  # index: the run's row
+    long.insert(len(identity), "question", long["metric"].map(metrics.question_of))
+    for end in ("lo", "hi"):
+        if any(f"{k}_{end}" in wide for k in keys):
+            long[end] = [wide.at[i, f"{m}_{end}"] if f"{m}_{end}" in wide else None
+                         for i, m in zip(long.index, long["metric"], strict=True)]
+    long = long.reset_index(drop=True)
     sample = long["question"] == "samples"
-    long.loc[~sample, ["fid_extractor", "fid_samples"]] = None
+    long.loc[~sample, notes_] = None
     return long.rename(columns={"fid_extractor": "extractor", "fid_samples": "n"})
-
-
-def question_of(metric: str) -> str:
-    if metric in tables.FIDELITY:
-        return "samples"
-    if metric in tables.RECONSTRUCTION:
-        return "reconstruction"
-    return "likelihood" if metric.startswith(("nll_k", "bpd_k")) else "cost"
 
 
 def _log_wandb(out: Path, frame: pd.DataFrame) -> None:
