@@ -20,8 +20,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from genbench.errors import GenbenchError
 from genbench.benchmarks import store
+from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, read_json
 from genbench.reports import figures, headline, metrics, notes, quality, runs, style, tables
 from genbench.reports.content import Section, Shown
