@@ -36,7 +36,7 @@ def covered(centres: torch.Tensor, radii: torch.Tensor, points: torch.Tensor,
             batch: int = 2000) -> torch.Tensor:
     """For every centre, whether its ball holds at least one point: bool [len(centres)]."""
     return torch.cat([torch.cdist(part, points).min(1).values <= r
-                      for part, r in zip(centres.split(batch), radii.split(batch))])
+                      for part, r in zip(centres.split(batch), radii.split(batch), strict=True)])
 
 
 def manifold_hits(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -60,4 +60,5 @@ def density_coverage(fake: torch.Tensor, real: torch.Tensor,
     fake, real = fake.float(), real.float()
     radii = _knn_radii(real, k)
     density = balls_holding(fake, real, radii).double().mean() / k
-    return {"density": float(density), "coverage": float(covered(real, radii, fake).double().mean())}
+    coverage = covered(real, radii, fake).double().mean()
+    return {"density": float(density), "coverage": float(coverage)}

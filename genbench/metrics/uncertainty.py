@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from scipy.stats import kendalltau
 
 from genbench.metrics.density import manifold_hits
 
@@ -173,3 +174,12 @@ def mean_std(values: Sequence[float]) -> dict[str, float | int | None]:
 def tied(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two intervals (lo, hi) overlap: a difference inside them is not a ranking."""
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+def rank_agreement(a: dict[str, float], b: dict[str, float]) -> float:
+    """Kendall's τ between two scorings of the same entries (e.g. FID per model in two
+    feature spaces), over the names both have: 1 same order, -1 reversed."""
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        raise ValueError(f"rank agreement needs at least 2 entries scored in both, got {common}")
+    return float(kendalltau([a[k] for k in common], [b[k] for k in common]).statistic)
