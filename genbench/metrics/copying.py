@@ -105,7 +105,9 @@ def copy_detection(fake: torch.Tensor, heldout: torch.Tensor, train: torch.Tenso
     sample_d, nearest = nearest_neighbours(fake, train, neighbours)
     heldout_d = nearest_neighbours(heldout, train)[0][:, 0]
     threshold = float(torch.quantile(heldout_d.double(), percentile / 100))
-    copies, controls = int((sample_d[:, 0] < threshold).sum()), int((heldout_d < threshold).sum())
+    # <=: held-out images may duplicate training images exactly (threshold 0); copies still count
+    copies = int((sample_d[:, 0] <= threshold).sum())
+    controls = int((heldout_d <= threshold).sum())
     z = _two_proportion_z(copies, len(fake), controls, len(heldout))
     return CopyReport(sample_d[:, 0], heldout_d, nearest, threshold, copies / len(fake),
                       controls / len(heldout), z, _mann_whitney_z(sample_d[:, 0], heldout_d),
