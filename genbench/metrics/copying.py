@@ -48,14 +48,22 @@ def nearest_neighbours(queries: torch.Tensor, points: torch.Tensor, k: int = 1,
         raise ValueError(f"need at least {k + skip} points for {k} nearest neighbours, "
                          f"got {len(points)}")
     distances, indices = [], []
+    candidates = min(len(points), k + skip + 4)
     for start in range(0, len(queries), batch):
-        d = torch.cdist(queries[start:start + batch], points)
+        part = queries[start:start + batch]
+        # cdist's matrix-product path loses the digits of small distances (a copy of a
+        # point comes out ~1e-3 away): it only picks candidates, measured again exactly.
+        rough = torch.cdist(part, points)
         if exclude_self:
-            rows = torch.arange(len(d))
-            d[rows, rows + start] = math.inf
-        top = d.topk(k, largest=False)
+            rows = torch.arange(len(part))
+            rough[rows, rows + start] = math.inf
+        chosen = rough.topk(candidates, largest=False).indices
+        exact = (part[:, None] - points[chosen]).norm(dim=-1)
+        if exclude_self:
+            exact[chosen == torch.arange(start, start + len(part))[:, None]] = math.inf
+        top = exact.topk(k, largest=False)
         distances.append(top.values)
-        indices.append(top.indices)
+        indices.append(chosen.gather(1, top.indices))
     return torch.cat(distances), torch.cat(indices)
 
 
