@@ -7,12 +7,15 @@ dataset classifier and conditional accuracy. timing: parameters, sampling rate,
 peak memory.
 """
 
+from genbench.metrics.calibration import calibration_metrics, calibration_sets
 from genbench.metrics.classifier import (
     ClassifierSettings,
     conditional_accuracy,
     load_classifier,
     load_or_train,
 )
+from genbench.metrics.copying import CopyReport, collapse_check, copy_detection, nearest_neighbours
+from genbench.metrics.density import density_coverage
 from genbench.metrics.features import (
     EXTRACTORS,
     FeatureSpace,
@@ -34,7 +37,14 @@ from genbench.metrics.reconstruction import (
     reconstruction_errors,
     reconstruction_metrics,
 )
+from genbench.metrics.selfsupervised import (
+    SelfSupervisedSettings,
+    SelfSupervisedSpace,
+    load_or_train_encoder,
+    selfsupervised_space,
+)
 from genbench.metrics.timing import generate, parameter_count, peak_memory
+from genbench.metrics.uncertainty import bootstrap_intervals, mean_std, rank_agreement, tied
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
@@ -43,3 +53,7 @@ __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "metrics_from_features", "negative_log_likelihood", "parameter_count",
            "peak_memory", "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
+__all__ += ["CopyReport", "SelfSupervisedSettings", "SelfSupervisedSpace",
+            "bootstrap_intervals", "calibration_metrics", "calibration_sets", "collapse_check",
+            "copy_detection", "density_coverage", "load_or_train_encoder", "mean_std",
+            "nearest_neighbours", "rank_agreement", "selfsupervised_space", "tied"]

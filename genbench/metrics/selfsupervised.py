@@ -1,0 +1,245 @@
+"""A second feature space, learnt without labels: a SimCLR encoder (Chen et al., 2020).
+
+The dataset classifier learns what separates classes and can overlook what does
+not change the class (Stein et al., 2023). This encoder learns instead to
+recognise an image under small warps: two augmented views of every image
+(random crop-like zoom and shift, small rotation, contrast, faint noise) are
+pulled together and pushed away from the other images of the batch by the
+NT-Xent loss, on a projection head that is dropped afterwards. Its 128-d body
+features feed torch-fidelity's FD/KID code exactly as the classifier's do.
+
+Training runs once per dataset and cache, on a fixed step budget (deterministic;
+the cost in FLOPs is in `training_flops`), and is cached like the classifier,
+under its own key. The noise augmentation stays faint (σ ≤ 0.04) so that the
+features still see the calibration's pixel noise.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+from genbench.datasets import ImageData, to_float
+from genbench.io import load_checksummed, save_checksummed
+from genbench.metrics.features import FeatureSpace, FidelityError
+
+log = logging.getLogger(__name__)
+FEATURES = 128
+ARCHITECTURE = 1  # part of the cache key
+SSL_EXTRACTOR = "genbench-selfsupervised"
+
+
+class Encoder(nn.Module):
+    """uint8 or float images -> features [B, 128]; `project` maps them to the loss's space."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+
+        def block(a: int, b: int) -> list[nn.Module]:
+            return [nn.Conv2d(a, b, 3, 1, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+
+        self.body = nn.Sequential(*block(channels, 32), nn.MaxPool2d(2), *block(32, 64),
+                                  nn.MaxPool2d(2), *block(64, FEATURES),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.project = nn.Sequential(nn.Linear(FEATURES, FEATURES), nn.ReLU(),
+                                     nn.Linear(FEATURES, 64))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(to_float(images) if images.dtype == torch.uint8 else images)
+
+    def for_inference(self) -> Encoder:
+        """BatchNorm folded into the convolutions, channels-last (as the classifier does)."""
+        net = copy.deepcopy(self).eval()
+        layers = list(net.body)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.BatchNorm2d):
+                layers[i - 1], layers[i] = fuse_conv_bn_eval(layers[i - 1], layer), nn.Identity()
+        net.body = nn.Sequential(*[x for x in layers if not isinstance(x, nn.Identity)])
+        return net.requires_grad_(False).to(memory_format=torch.channels_last)
+
+
+@dataclass
+class SelfSupervisedSettings:
+    steps: int = 400
+    batch_size: int = 128  # 2 x 128 views: 254 negatives per image
+    lr: float = 2e-3
+    temperature: float = 0.5  # SimCLR's best for batches of this size
+    max_train: int | None = None  # cap on training images, for fast tests
+
+
+def views(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One random view of each float image: zoom 0.8-1.1, shift up to 10% of the side,
+    rotation up to 15 degrees, contrast 0.6-1, Gaussian noise up to σ 0.04."""
+    n = len(x)
+
+    def uniform(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, *shape, generator=generator)
+
+    angle, scale = uniform(-1, 1) * math.radians(15), uniform(0.8, 1.1)
+    shift = uniform(-0.2, 0.2, 2)  # affine_grid coordinates span 2: 0.2 is 10% of the side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    warped = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    contrast = uniform(0.6, 1.0, 1, 1, 1)
+    faint = uniform(0, 0.04, 1, 1, 1) * torch.randn(x.shape, generator=generator)
+    return (warped * contrast + faint).clamp(0, 1)
+
+
+def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's loss on projections [2B, d] of B pairs (row i pairs with row i + B)."""
+    z = F.normalize(z, dim=1)
+    similarity = z @ z.T / temperature
+    similarity.fill_diagonal_(-math.inf)  # an image is not its own negative
+    b = len(z) // 2
+    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)])
+    return F.cross_entropy(similarity, partner)
+
+
+def _step(model: Encoder, images: torch.Tensor, generator: torch.Generator,
+          temperature: float) -> torch.Tensor:
+    x = to_float(images)
+    both = torch.cat([views(x, generator), views(x, generator)])
+    return nt_xent(model.project(model(both)), temperature)
+
+
+def train_encoder(train: ImageData, settings: SelfSupervisedSettings | None = None) -> Encoder:
+    """The encoder after `settings.steps` steps on the training images (labels unused)."""
+    settings = settings or SelfSupervisedSettings()
+    torch.manual_seed(0)
+    if settings.max_train:
+        train = train.subset(settings.max_train)
+    model = Encoder(train.image_shape[0])
+    batch_size = min(settings.batch_size, len(train))
+    per_epoch = len(train) // batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr,
+                                                   total_steps=settings.steps)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for step in range(settings.steps):
+        epoch, b = divmod(step, per_epoch)
+        if b == 0:
+            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(epoch))
+        loss = _step(model, train.images[order[b * batch_size:(b + 1) * batch_size]],
+                     generator, settings.temperature)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return model.eval()
+
+
+def training_flops(channels: int, size: tuple[int, int],
+                   settings: SelfSupervisedSettings | None = None) -> int:
+    """Matmul/conv FLOPs (forward and backward) of the whole training, by FlopCounterMode
+    on one step (elementwise work and augmentation not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    settings = settings or SelfSupervisedSettings()
+    model = Encoder(channels).train()
+    images = torch.zeros(settings.batch_size, channels, *size, dtype=torch.uint8)
+    with FlopCounterMode(display=False) as counter:
+        _step(model, images, torch.Generator().manual_seed(0), settings.temperature).backward()
+    return counter.get_total_flops() * settings.steps
+
+
+def encoder_path(cache: Path, train: ImageData, settings: SelfSupervisedSettings) -> Path:
+    dataset = train.meta.get("name", "data")
+    key = json.dumps([ARCHITECTURE, dataset, sorted(train.meta.get("options", {}).items()),
+                      asdict(settings), len(train)], default=str)
+    return cache / "encoders" / f"{dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
+
+
+def load_or_train_encoder(cache: Path, train: ImageData,
+                          settings: SelfSupervisedSettings | None = None) -> Path:
+    """The cached encoder's weights file, training the encoder on a miss."""
+    settings = settings or SelfSupervisedSettings()
+    path = encoder_path(Path(cache), train, settings)
+    if load_checksummed(path) is None:
+        log.info("training the self-supervised %s encoder (%d steps; cached at %s)",
+                 train.meta.get("name"), settings.steps, path)
+        model = train_encoder(train, settings)
+        save_checksummed(path, {"state_dict": model.state_dict(),
+                                "channels": train.image_shape[0], "settings": asdict(settings)})
+    return path
+
+
+def load_encoder(path: str | Path) -> Encoder:
+    blob = load_checksummed(path)
+    if blob is None:
+        raise FileNotFoundError(f"encoder weights {path} are missing or damaged; rerun to "
+                                "retrain them")
+    model = Encoder(blob["channels"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval()
+
+
+class EncoderFeatures(FeatureExtractorBase):
+    """torch-fidelity view of the self-supervised encoder (weights path required)."""
+
+    def __init__(self, name: str, features_list: list[str],
+                 feature_extractor_weights_path: str | None = None, **kwargs) -> None:
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise FidelityError("the self-supervised feature extractor needs its weights file")
+        self.net = load_encoder(feature_extractor_weights_path).for_inference()
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return ("features",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return "features"
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return None
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (self.net(x),)
+
+
+if SSL_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
+    register_feature_extractor(SSL_EXTRACTOR, EncoderFeatures)
+
+
+@dataclass(frozen=True)
+class SelfSupervisedSpace(FeatureSpace):
+    """The encoder's features as a FeatureSpace: extract_features, real_features (cached
+    under their own fingerprint) and metrics_from_features work on it unchanged."""
+
+    extractor: str = "selfsupervised"
+
+    @property
+    def torch_fidelity_name(self) -> str:
+        return SSL_EXTRACTOR
+
+    @property
+    def layer(self) -> str:
+        return "features"
+
+
+def selfsupervised_space(cache: Path, train: ImageData,
+                         settings: SelfSupervisedSettings | None = None) -> SelfSupervisedSpace:
+    """The dataset's self-supervised feature space, training its encoder on a cache miss."""
+    return SelfSupervisedSpace(weights=load_or_train_encoder(cache, train, settings))
+
