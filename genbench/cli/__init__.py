@@ -15,7 +15,7 @@ import sys
 import traceback
 import warnings
 
-from genbench.cli import data, runs, suites
+from genbench.cli import data, runs, score, suites
 from genbench.errors import GenbenchError
 
 EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, suites, runs):
+    for group in (data, suites, runs, score):
         group.add_commands(sub)
     return parser
 
