@@ -27,7 +27,7 @@ def test_the_seed_talk_notebook_runs_through_the_api(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT),
                                                                    os.environ.get("PYTHONPATH")])))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+    nbclient.NotebookClient(notebook, timeout=1200, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     frame = pd.read_csv(tmp_path / "talk" / "results" / "results.csv")
     assert sorted(frame["model"]) == sorted(MODELS)

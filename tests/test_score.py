@@ -18,11 +18,18 @@ from conftest import TINY_SETTINGS
 from PIL import Image
 
 import genbench
+from genbench import datasets
 from genbench.benchmarks import store
-from genbench.benchmarks.score import FAMILY, SOURCE, measured_with
-from genbench.benchmarks.supplied import SamplesError, as_images, read_labels, read_samples
+from genbench.benchmarks.score import FAMILY, SOURCE, ScoredConfig, checked, measured_with
+from genbench.benchmarks.supplied import (
+    SamplesError,
+    Supplied,
+    as_images,
+    read_labels,
+    read_samples,
+)
 from genbench.cli import main
-from genbench.config import EvalConfig
+from genbench.config import DataConfig, EvalConfig
 from genbench.errors import ConfigError
 from genbench.metrics import generate
 
@@ -151,7 +158,8 @@ def snapshot(folder: Path) -> dict:
 def make_bad_input(kind: str, tmp: Path, good: torch.Tensor) -> tuple[list[str], str]:
     """(arguments after SAMPLES, the message) of one bad input, written under `tmp`."""
     if kind == "colour-32":
-        np.save(tmp / "big.npy", np.zeros((200, 32, 32, 3), np.uint8))
+        np.save(tmp / "big.npy", np.random.default_rng(0).integers(0, 256, (200, 32, 32, 3),
+                                                               np.uint8))
         return [str(tmp / "big.npy")], ("samples are 32×32 RGB, sprites is 28×28 grey: resize "
                                         "them or pick another dataset")
     if kind == "too-few":
@@ -191,9 +199,11 @@ def make_bad_input(kind: str, tmp: Path, good: torch.Tensor) -> tuple[list[str],
                                   "labels-range"])
 def test_bad_input_gets_its_message_and_writes_nothing(trained, tmp_path, capsys, kind):
     args, message = make_bad_input(kind, tmp_path, trained["samples"])
-    for out in (trained["out"], tmp_path / "fresh"):
+    # the suite's directory (its settings), and a new one (the defaults, here flags)
+    for out, flags in ((trained["out"], []),
+                       (tmp_path / "fresh", ["--option", "size=28", "--fid-samples", "200"])):
         before = snapshot(out)
-        assert main(["score", *args, "--dataset", "sprites", "--out", str(out)]) == 2
+        assert main(["score", *args, "--dataset", "sprites", "--out", str(out), *flags]) == 2
         assert message in capsys.readouterr().err
         assert snapshot(out) == before
 
@@ -214,3 +224,18 @@ def test_layouts_and_label_files_are_read_as_given(tmp_path):
     np.savez(tmp_path / "s.npz", images=grey.numpy(), labels=np.arange(6))
     supplied = read_samples(tmp_path / "s.npz")
     assert supplied.labels.tolist() == list(range(6)) and supplied.images.shape == (6, 1, 28, 28)
+
+
+def test_grey_images_saved_as_rgb_are_read_as_grey_and_colour_ones_refused():
+    test = datasets.ImageData(torch.zeros(1, 1, 28, 28, dtype=torch.uint8), None,
+                              {"num_classes": 3})
+    config = ScoredConfig("x", DataConfig("sprites"), EvalConfig(fid_samples=4), "x", "0")
+    grey = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    images, labels = checked(Supplied(grey.expand(-1, 3, -1, -1), None, "x"), test, config)
+    assert torch.equal(images, grey[:4]) and labels is None
+    colour = grey.repeat(1, 3, 1, 1)
+    colour[0, 2, 0, 0] += 1
+    with pytest.raises(SamplesError, match="samples are 28×28 RGB, sprites is 28×28 grey"):
+        checked(Supplied(colour, None, "x"), test, config)
+    with pytest.raises(SamplesError, match="labels range over 0..3; sprites has classes 0..2"):
+        checked(Supplied(grey, torch.arange(5) % 4, "x"), test, config)

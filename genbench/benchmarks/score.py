@@ -171,7 +171,11 @@ def checked(supplied: Supplied, test: datasets.ImageData,
     dataset: its image size and channels, at least n of them, labels one per sample and
     within its classes."""
     images, labels, dataset = supplied.images, supplied.labels, config.data.name
-    shape, want = tuple(images.shape[1:]), tuple(test.image_shape)
+    want = tuple(test.image_shape)
+    if (want[0] == 1 and images.shape[1] == 3 and tuple(images.shape[2:]) == want[1:]
+            and bool((images == images[:, :1]).all())):
+        images = images[:, :1]  # grey saved as RGB (torchvision's save_image does so)
+    shape = tuple(images.shape[1:])
     if shape != want:
         raise SamplesError(f"samples are {describe(shape)}, {dataset} is {describe(want)}: "
                            "resize them or pick another dataset")
