@@ -37,4 +37,4 @@ def test_the_seed_talk_notebook_runs_through_the_api(tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 9  # the report's figures the story shows, and the hand-drawn grid
+    assert len(images) >= 8  # the report's 7 figures the story shows, and the decoded grid
