@@ -27,7 +27,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,28 @@ def record_suite(out: Path, suite_name: str, runs: dict[str, dict], force: bool)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, record)  # (json keys get sorted; "order" keeps the suite's order)
     return record["order"]
+
+
+def add_run(out: Path, run_id: str, config: dict[str, Any], metrics: dict[str, Any],
+            write: Callable[[Path], None] | None = None, force: bool = False) -> Path:
+    """Add one run measured outside a suite (`genbench score`) to the results directory `out`:
+    config.json, the files `write` puts in its directory, metrics.json last. Where `out` holds
+    a suite, the run joins suite.json's order (and its configuration, its runs), so that the
+    report lists it beside the suite's runs. A directory holding a different run is replaced
+    only with `force`; that check comes before anything is written."""
+    directory = run_dir(out, run_id)
+    with locked(out):
+        record = read_json(out / SUITE) if (out / SUITE).exists() else None
+        prepare_run_dir(directory, config, force)
+        if write is not None:
+            write(directory)
+        atomic_write_json(directory / METRICS, metrics)
+        if record is not None:
+            order = record.get("order", [])
+            record.update(order=order + [run_id] * (run_id not in order),
+                          runs={**record.get("runs", {}), run_id: config})
+            atomic_write_json(out / SUITE, record)
+    return directory
 
 
 def suite_runs(out: Path) -> list[str]:

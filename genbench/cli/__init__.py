@@ -16,7 +16,7 @@ import traceback
 import warnings
 
 from genbench import plugins
-from genbench.cli import data, runs, suites
+from genbench.cli import data, runs, score, suites
 from genbench.errors import GenbenchError
 
 EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import a plug-in (a module name or a .py file) that registers "
                         "models or datasets; give it again to commands that reopen its runs")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, suites, runs):
+    for group in (data, suites, runs, score):
         group.add_commands(sub)
     return parser
 

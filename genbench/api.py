@@ -1,0 +1,127 @@
+"""The Python API: the few functions a notebook needs, the ones the command line calls.
+
+    run_suite(suite, out, **settings) -> DataFrame    `genbench benchmark`, then its results table
+    results(out) -> DataFrame                         the report's results table (results.csv)
+    score(samples, dataset, out=None) -> dict         `genbench score`
+    load_run(directory) -> Run                        a run's configuration, metrics and model
+    figures(out) -> {name: Path}                      `genbench report`, then its figures
+
+Settings are the command line's flags as keywords (`steps=200`, `fid_samples=1000`,
+`data_root="..."`); they change every run as the flags do (config.RunConfig.changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genbench.benchmarks import store
+from genbench.benchmarks.build import load_trained
+from genbench.benchmarks.inputs import load_splits
+from genbench.benchmarks.runner import run_suite as run_benchmark
+from genbench.benchmarks.score import Samples, ScoredConfig, is_scored
+from genbench.benchmarks.score import score as score_samples
+from genbench.benchmarks.suite import Suite, load_suite
+from genbench.cli.common import BUDGETS, FLAGS, changes
+from genbench.config import RunConfig
+from genbench.errors import ConfigError
+from genbench.models import GenerativeModel
+
+RUN_SETTINGS = (*BUDGETS, *FLAGS, "compile", "wandb", "no_download")
+SCORE_SETTINGS = ("data_root", "no_download", "fid_samples", "extractor", "fid_weights")
+
+
+def _changes(settings: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Keyword settings as the changes the same command-line flags make (cli.common.changes)."""
+    unknown = set(settings) - set(allowed)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {sorted(unknown)}; settings: "
+                          f"{', '.join(sorted(allowed))}")
+    return changes(argparse.Namespace(**settings))
+
+
+def run_suite(suite: str | Path | Suite, out: str | Path, *, models: list[str] | None = None,
+              datasets: list[str] | None = None, seeds: int | list[int] | None = None,
+              jobs: int = 1, executor: str = "local", address: str | None = None,
+              force: bool = False, retry_failed: bool = False, progress: bool = True,
+              report: bool = True, **settings: Any) -> pd.DataFrame:
+    """Run (or resume) a suite (a shipped name, a .toml path or a Suite) into `out`, as
+    `genbench benchmark` does; with `report`, write its report. Returns the results table:
+    one row per run. `settings`: steps, epochs, seconds, batch_size, lr, device, data_root,
+    fid_samples, extractor, fid_weights, compile, wandb, no_download."""
+    chosen = suite if isinstance(suite, Suite) else load_suite(suite)
+    chosen = chosen.select(models, datasets, seeds)
+    run_benchmark(chosen, out, jobs=jobs, force=force, retry_failed=retry_failed,
+                  progress=progress, executor=executor, address=address,
+                  changes=_changes(settings, RUN_SETTINGS))
+    if report:
+        from genbench.reports import write_report
+
+        write_report(out)
+    return results(out)
+
+
+def results(out: str | Path) -> pd.DataFrame:
+    """The report's results table of a results directory (results.csv): one row per complete
+    run (trained or scored), then one per failed or unfinished run with its error."""
+    from genbench.reports import collect
+
+    frame, problems = collect(Path(out))
+    parts = [part for part in (frame, pd.DataFrame(problems)) if not part.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def score(samples: Samples, dataset: str, out: str | Path | None = None,
+          name: str | None = None, *, labels: Samples | None = None,
+          options: dict[str, Any] | None = None, force: bool = False,
+          **settings: Any) -> dict[str, Any]:
+    """Every sample-quality number of `samples` (a folder of PNG/JPEG, a .npy/.npz/.pt file,
+    or an array: uint8 or floats in [0, 1], N×H×W, N×H×W×C or N×C×H×W) on `dataset`, as
+    `genbench score` measures them; with `out`, also written there as a run. `labels` (a CSV
+    or array file, or an array) give conditional accuracy. `options`: the dataset's options;
+    `settings`: data_root, no_download, fid_samples, extractor, fid_weights."""
+    change = _changes(settings, SCORE_SETTINGS)
+    if options:
+        change.setdefault("data", {})["options"] = dict(options)
+    return score_samples(samples, dataset, out, name, labels, change, force)
+
+
+@dataclass
+class Run:
+    """One run directory: its configuration, its metrics (None until measured) and, for a
+    trained run, its model with its sampling weights (EMA where kept; None for a scored one)."""
+
+    directory: Path
+    config: RunConfig | ScoredConfig
+    metrics: dict[str, Any] | None
+    model: GenerativeModel | None
+
+
+def load_run(directory: str | Path, device: str | None = None) -> Run:
+    """The run in `directory` (OUT/runs/RUN_ID); its model on `device` (default: the run's)."""
+    directory = Path(directory)
+    raw = store.read_config(directory)
+    metrics = store.read_metrics(directory)
+    if is_scored(raw):
+        return Run(directory, ScoredConfig.from_dict(raw), metrics, None)
+    config = RunConfig.from_dict(raw)
+    train, _ = load_splits(config.data)
+    model = load_trained(config, directory, train, device or config.train.device)
+    return Run(directory, config, metrics, model.eval())
+
+
+def figures(out: str | Path) -> dict[str, Path]:
+    """Write the report of the results directory `out` (`genbench report`) and return its
+    figures, {DATASET-NAME: PNG path}, in the report's order."""
+    from genbench.reports import write_report
+
+    out = Path(out)
+    started = time.time_ns() - 50_000_000  # file times are coarser than the clock
+    write_report(out)
+    drawn = [p for p in (out / "figures").glob("*.png") if p.stat().st_mtime_ns >= started]
+    return {p.stem: p for p in sorted(drawn, key=lambda p: p.stat().st_mtime_ns)}
