@@ -13,6 +13,28 @@ from genbench.io import atomic_write_text
 LOSS_CURVE = "curves.csv"  # the run directory's loss log (benchmarks/store.py lists it)
 
 
+class LossWindow:
+    """The mean losses and images/s over the steps since the last logged row."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps, self.start = 0, seconds
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.steps += 1
+
+    def row(self, step: int, epoch: int, seconds: float, batch_size: int,
+            lr: float) -> dict[str, Any]:
+        """The window's row of curves.csv; the next window starts here."""
+        row = {"step": step, "epoch": epoch, "seconds": round(seconds, 3),
+               "images_per_second": self.steps * batch_size / max(seconds - self.start, 1e-9),
+               "lr": lr, **{k: v / self.steps for k, v in self.sums.items()}}
+        self.sums, self.steps, self.start = {}, 0, seconds
+        return row
+
+
 class CSVLogger:
     """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped.
     The file always has its header, even before the first row."""
