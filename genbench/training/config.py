@@ -65,9 +65,10 @@ class TrainConfig:
                 raise ValueError("a FLOP budget is counted in steps of known cost: pass "
                                  "flops_per_step (training.flops.step_flops)")
             if not flops_per_step > 0:
-                raise ValueError("a FLOP budget needs a model whose training step has counted "
-                                 f"FLOPs; this one counted {flops_per_step}: give steps, "
-                                 "epochs or seconds instead")
+                raise ValueError(f"a FLOP budget needs counted FLOPs; this model's training "
+                                 f"step counted {flops_per_step:g} FLOPs (the counter sees "
+                                 "matrix products and convolutions only): give steps, epochs "
+                                 "or seconds instead")
             # Less a hair, so that a budget of exactly n steps' FLOPs is n steps, not n + 1.
             return max(1, math.ceil(self.flops / flops_per_step * (1 - 1e-12)))
         return None
