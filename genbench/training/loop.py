@@ -156,8 +156,7 @@ class TrainingRun:
         self.bar.update(1)
 
     def log_window(self) -> None:
-        s = self.state
-        row = self.window.row(s.step, s.epoch, s.seconds, self.config.batch_size,
+        row = self.window.row(self.state, self.config.batch_size,
                               self.schedulers[0].get_last_lr()[0])
         self.bar.set_postfix(loss=f"{row['loss']:.4g}", img_s=f"{row['images_per_second']:.0f}")
         for logger in self.loggers:
