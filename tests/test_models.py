@@ -49,19 +49,17 @@ def _train(name, data, tmp_path, steps, batch_size=64, **extra):
     model = models.create(name, data.image_shape, data.num_classes, **{**SMALL[name], **extra})
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=LR.get(name, 1e-3),
                          log_every=10, checkpoint_every=steps, progress=False, device="cpu")
-    trainer = Trainer(config, tmp_path, name)
-    trainer.fit(model, data)
-    return trainer
+    return Trainer(config, tmp_path, name).fit(model, data)
 
 
 @pytest.mark.parametrize("name", [m for m in SMALL if m != "gan"])
 def test_training_loss_falls_and_samples_are_images(name, sprites, tmp_path):
     train, _ = sprites
     steps = 200 if name in ("vqvae", "diffusion") else 120
-    trainer = _train(name, train, tmp_path, steps)
+    result = _train(name, train, tmp_path, steps)
     curve = pd.read_csv(tmp_path / "curves.csv")["loss"]
     assert curve.iloc[-3:].mean() < 0.8 * curve.iloc[:2].mean(), curve.tolist()
-    samples = trainer.sampling_model().sample(6, trainer.sampling_model().random_labels(6))
+    samples = result.sampler.sample(6, result.sampler.random_labels(6))
     assert samples.shape == (6, *train.image_shape)
     assert float(samples.min()) >= 0 and float(samples.max()) <= 1
 
@@ -94,8 +92,8 @@ def test_gan_samples_move_towards_the_data(sprites, tmp_path):
     torch.manual_seed(0)
     untrained = models.create("gan", train.image_shape, **SMALL["gan"]).eval()
     before = F.mse_loss(untrained.sample(256).mean(0), target)
-    trainer = _train("gan", train, tmp_path, 200, ema_decay=0.9)
-    after = F.mse_loss(trainer.sampling_model().sample(256).mean(0), target)
+    result = _train("gan", train, tmp_path, 200, ema_decay=0.9)
+    after = F.mse_loss(result.sampler.sample(256).mean(0), target)
     assert after < 0.5 * before
     losses = pd.read_csv(tmp_path / "curves.csv")
     assert {"loss", "d_loss", "g_loss"} <= set(losses.columns)
@@ -109,7 +107,7 @@ def test_cvae_samples_follow_the_label(tmp_path):
     for k in range(4):
         images[labels == k, :, 7 * k:7 * k + 7] += 180
     data = ImageData(images, labels, {"name": "bands", "num_classes": 4})
-    model = _train("cvae", data, tmp_path, 300).sampling_model()
+    model = _train("cvae", data, tmp_path, 300).sampler
     for k in range(4):
         torch.manual_seed(1)  # the same noise for every label
         rows = model.sample(16, torch.full((16,), k)).mean((0, 1, 3)).view(4, 7).mean(1)
@@ -118,14 +116,14 @@ def test_cvae_samples_follow_the_label(tmp_path):
 
 def test_vqvae_uses_many_codes(sprites, tmp_path):
     train, _ = sprites
-    model = _train("vqvae", train, tmp_path, 100).sampling_model()
+    model = _train("vqvae", train, tmp_path, 100).sampler
     codes = model.codes(to_float(train.images[:256]))
     assert codes.unique().numel() > 4
 
 
 def test_two_dimensional_latent(sprites, tmp_path):
     train, _ = sprites
-    model = _train("vae", train, tmp_path, 30, latent_dim=2).sampling_model()
+    model = _train("vae", train, tmp_path, 30, latent_dim=2).sampler
     z = model.encode(to_float(train.images[:10]))
     assert z.shape == (10, 2)
     assert model.decode(z).shape == (10, *train.image_shape)
@@ -153,7 +151,7 @@ def test_seed_mlp_vae_is_the_presentations_model():
 @pytest.mark.parametrize("name", ["vae", "gan", "diffusion"])
 def test_checkpoint_reloads_to_identical_outputs(name, sprites, tmp_path):
     train, _ = sprites
-    trained = _train(name, train, tmp_path, 20).sampling_model()
+    trained = _train(name, train, tmp_path, 20).sampler
     fresh = models.create(name, train.image_shape, train.num_classes, **SMALL[name])
     load_sampling_weights(fresh, torch_load(tmp_path / "checkpoint.pt"))
     torch.manual_seed(5)

@@ -1,5 +1,6 @@
 """The Trainer's budget clock and its callback hook: saves and evaluations never count as
-training time, callbacks leave training untouched, curve points survive a resume."""
+training time, callbacks leave training untouched, a callback may stop a run, curve points
+survive a resume."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ def _fit(data, out, steps, callbacks=(), **config):
     model = models.create("vae", data.image_shape, data.num_classes)
     settings = {"steps": steps, "batch_size": 64, "log_every": 7, "checkpoint_every": 5,
                 "progress": False, "device": "cpu", **config}
-    trainer = Trainer(TrainConfig(**settings), out, "vae", list(callbacks))
-    return trainer, trainer.fit(model, data)
+    return Trainer(TrainConfig(**settings), out, "vae", list(callbacks)).fit(model, data)
 
 
 class Sleeper:
@@ -55,7 +55,7 @@ def test_saves_and_callbacks_do_not_count_as_training_time(sprites, tmp_path, mo
     monkeypatch.setattr(checkpoint_module, "atomic_torch_save", slow_save)
     sleeper = Sleeper(0.3, every=4)
     start = time.perf_counter()
-    _, slow = _fit(train, tmp_path / "slow", 20, [sleeper])
+    slow = _fit(train, tmp_path / "slow", 20, [sleeper])
     wall = time.perf_counter() - start
     assert wall > 3.0  # 4 periodic saves, 5 callback runs (+ their saves): all slow
     # Every sleep lies outside the budget clock, however loaded the machine (a comparison with
@@ -67,8 +67,8 @@ def test_saves_and_callbacks_do_not_count_as_training_time(sprites, tmp_path, mo
 
 def test_callbacks_leave_training_untouched(sprites, tmp_path):
     train, _ = sprites
-    plain, _ = _fit(train, tmp_path / "plain", 20)
-    watched, _ = _fit(train, tmp_path / "watched", 20, [Sleeper(0.0, every=3)])
+    plain = _fit(train, tmp_path / "plain", 20)
+    watched = _fit(train, tmp_path / "watched", 20, [Sleeper(0.0, every=3)])
     for (k, a), (_, b) in zip(plain.model.state_dict().items(),
                               watched.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
@@ -86,6 +86,66 @@ def test_log_spaced_points():
     assert [points.index(x) for x in (0, 4.9, 5, 9.99, 10, 39, 40, 41)] == [0, 0, 1, 1, 2, 3, 4, 4]
     with pytest.raises(ValueError, match="growth > 1"):
         LogSpaced(5, 1)
+
+
+class Stopper(Sleeper):
+    """A stop rule: ends training at a given step, with its reason; records every run."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(0.0, every=1)
+        self.step, self.calls = step, []
+
+    def __call__(self, model, progress: Progress) -> str | None:
+        self.calls.append((progress.step, progress.final))
+        return f"stopped at step {self.step}" if progress.step == self.step else None
+
+
+def test_a_callback_stops_the_run_and_a_resumed_run_stays_stopped(sprites, tmp_path):
+    train, _ = sprites
+    stopper = Stopper(6)
+    result = _fit(train, tmp_path, 20, [stopper])
+    assert result.steps == 6 and result.stopped == "stopped at step 6"
+    # It ran after every step up to the stop, then once more as the final run.
+    assert stopper.calls == [(s, False) for s in range(1, 7)] + [(6, True)]
+    state = torch_load(tmp_path / "checkpoint.pt")["state"]
+    assert state["finished"] and state["stopped"] == "stopped at step 6" and state["step"] == 6
+    assert list(pd.read_csv(tmp_path / "curves.csv")["step"])[-1] == 6
+    # Resumed with a larger budget: it stays stopped, nothing trains or runs again.
+    again = Stopper(100)
+    resumed = _fit(train, tmp_path, 40, [again])
+    assert resumed.steps == 6 and resumed.stopped == "stopped at step 6" and again.calls == []
+
+
+def test_a_run_its_budget_ended_has_no_stop_reason(sprites, tmp_path):
+    train, _ = sprites
+    result = _fit(train, tmp_path, 4, [Stopper(4)])  # the reason comes at the final run
+    assert result.steps == 4 and result.stopped is None
+
+
+def test_a_callback_answers_none_or_a_reason(sprites, tmp_path):
+    class Yes(Sleeper):
+        def __call__(self, model, progress):
+            return True
+
+    with pytest.raises(TypeError, match="callback Yes returned True"):
+        _fit(sprites[0], tmp_path, 4, [Yes(0.0, every=2)])
+
+
+def test_fit_returns_the_model_and_its_sampling_weights(sprites, tmp_path):
+    train, _ = sprites
+    plain = _fit(train, tmp_path / "plain", 5)
+    assert plain.sampler is plain.model and not plain.model.training
+    torch.manual_seed(0)
+    model = models.create("vae", train.image_shape)
+    model.ema_decay = 0.9  # the Trainer keeps an EMA copy: the sampler is its module
+    config = TrainConfig(steps=5, batch_size=64, progress=False, device="cpu")
+    averaged = Trainer(config, tmp_path / "ema").fit(model, train)
+    assert averaged.model is model and averaged.sampler is not model
+    assert not averaged.sampler.training and not averaged.model.training
+    weights = [(a, b) for a, b in zip(averaged.model.state_dict().values(),
+                                      averaged.sampler.state_dict().values(), strict=True)
+               if a.is_floating_point()]
+    assert not all(torch.equal(a, b) for a, b in weights)
 
 
 class Killer(Sleeper):

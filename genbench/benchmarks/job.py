@@ -62,7 +62,7 @@ def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
         log.warning("%s; training %s again from the start", error, run.run_id)
         (directory / store.CHECKPOINT).unlink(missing_ok=True)
         result = trainer.fit(build_model(run, inputs.train), train, resume=False)
-    save_previews(directory, trainer.sampling_model(), inputs, run.seed)
+    save_previews(directory, result.sampler, inputs, run.seed)
     memory = peak_memory(trainer.device, lambda: build_model(run, train), train,
                          run.train.batch_size, run.train.lr, run.train.weight_decay)
     summary = {"train_steps": result.steps, "train_epochs": result.epochs,

@@ -2,10 +2,13 @@
 
 from genbench.training.callbacks import Callback, LogSpaced, Progress
 from genbench.training.checkpoint import CHECKPOINT
-from genbench.training.config import TrainConfig, pick_device
+from genbench.training.config import BUDGETS, TrainConfig, pick_device
 from genbench.training.ema import load_sampling_weights
+from genbench.training.flops import step_flops
 from genbench.training.loggers import LOSS_CURVE
+from genbench.training.state import TrainState
 from genbench.training.trainer import NonFiniteLoss, Trainer, TrainResult
 
-__all__ = ["CHECKPOINT", "LOSS_CURVE", "Callback", "LogSpaced", "NonFiniteLoss", "Progress",
-           "TrainConfig", "TrainResult", "Trainer", "load_sampling_weights", "pick_device"]
+__all__ = ["BUDGETS", "CHECKPOINT", "LOSS_CURVE", "Callback", "LogSpaced", "NonFiniteLoss",
+           "Progress", "TrainConfig", "TrainResult", "TrainState", "Trainer",
+           "load_sampling_weights", "pick_device", "step_flops"]

@@ -3,6 +3,10 @@
 A callback runs with the budget clock stopped, so its cost never counts as
 training time; the Trainer records that cost separately and checkpoints right
 after, so whatever the callback wrote survives a kill and is not redone.
+
+A callback may end training early (a stop rule: the curve is flat) by returning a short
+reason ("flat since 120 s"); the run then ends as if its budget were spent, and the
+reason is kept in its checkpoint (a resumed run stays stopped) and in TrainResult.stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class Progress:
     epoch: int
     images: int  # images seen
     seconds: float  # training seconds on the budget clock
+    flops: float = 0.0  # training FLOPs (training/flops.py: matmuls and convolutions)
     loss: float | None = None  # mean training loss since the previous callback run
     final: bool = False  # the budget is spent
 
@@ -32,8 +37,13 @@ class Callback(Protocol):
     def due(self, progress: Progress) -> bool:
         """Whether to run now (cheap; asked after every step and at the end)."""
 
-    def __call__(self, model: GenerativeModel, progress: Progress) -> None:
-        """Do the work, given the weights to sample from (EMA where kept), in eval mode."""
+    def __call__(self, model: GenerativeModel, progress: Progress) -> str | None:
+        """Do the work, given the weights to sample from (EMA where kept), in eval mode.
+
+        Return None to let training go on, or a short reason to stop it now ("flat since
+        120 s"): the run ends as if its budget were spent (the final callback run still
+        happens). A reason returned at the final run is ignored: the budget ended that run.
+        """
 
 
 class LogSpaced:

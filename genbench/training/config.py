@@ -7,12 +7,17 @@ from dataclasses import dataclass
 
 import torch
 
+BUDGETS = ("epochs", "steps", "seconds", "flops")  # the kinds of training budget
+
 
 @dataclass
 class TrainConfig:
+    # The budget: exactly one of these. FLOPs are those of training steps as counted by
+    # training/flops.py, so a FLOP budget is a step count on every machine and for any --jobs.
     epochs: float | None = None
     steps: int | None = None
     seconds: float | None = None
+    flops: float | None = None
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -29,10 +34,9 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        budgets = {k: v for k, v in (("epochs", self.epochs), ("steps", self.steps),
-                                     ("seconds", self.seconds)) if v is not None}
+        budgets = {k: getattr(self, k) for k in BUDGETS if getattr(self, k) is not None}
         if len(budgets) != 1:
-            raise ValueError("give exactly one training budget: epochs, steps or seconds "
+            raise ValueError("give exactly one training budget: epochs, steps, seconds or flops "
                              f"(got {budgets or 'none'})")
         for k, v in budgets.items():
             if not v > 0:
@@ -45,14 +49,28 @@ class TrainConfig:
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.schedule == "cosine" and self.seconds is not None:
-            raise ValueError("a cosine schedule needs a steps or epochs budget, not seconds")
+            raise ValueError("a cosine schedule needs a steps, epochs or flops budget, not "
+                             "seconds")
 
-    def total_steps(self, batches_per_epoch: int) -> int | None:
-        """The budget in optimisation steps; None for a seconds budget."""
+    def total_steps(self, batches_per_epoch: int,
+                    flops_per_step: float | None = None) -> int | None:
+        """The budget in optimisation steps; None for a seconds budget. A FLOP budget needs
+        the FLOPs of one step (training/flops.py) and is the steps it takes to spend it."""
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
             return max(1, math.ceil(self.epochs * batches_per_epoch))
+        if self.flops is not None:
+            if flops_per_step is None:
+                raise ValueError("a FLOP budget is counted in steps of known cost: pass "
+                                 "flops_per_step (training.flops.step_flops)")
+            if not flops_per_step > 0:
+                raise ValueError(f"a FLOP budget needs counted FLOPs; this model's training "
+                                 f"step counted {flops_per_step:g} FLOPs (the counter sees "
+                                 "matrix products and convolutions only): give steps, epochs "
+                                 "or seconds instead")
+            # Less a hair, so that a budget of exactly n steps' FLOPs is n steps, not n + 1.
+            return max(1, math.ceil(self.flops / flops_per_step * (1 - 1e-12)))
         return None
 
 

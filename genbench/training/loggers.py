@@ -9,15 +9,39 @@ from pathlib import Path
 from typing import Any
 
 from genbench.io import atomic_write_text
+from genbench.training.state import TrainState
 
 LOSS_CURVE = "curves.csv"  # the run directory's loss log (benchmarks/store.py lists it)
+
+
+class LossWindow:
+    """The mean losses and images/s over the steps since the last logged row."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps, self.start = 0, seconds
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.steps += 1
+
+    def row(self, state: TrainState, batch_size: int, lr: float) -> dict[str, Any]:
+        """The window's row of curves.csv, at `state`; the next window starts there."""
+        seconds = state.seconds
+        row = {"step": state.step, "epoch": state.epoch, "seconds": round(seconds, 3),
+               "flops": state.flops,
+               "images_per_second": self.steps * batch_size / max(seconds - self.start, 1e-9),
+               "lr": lr, **{k: v / self.steps for k, v in self.sums.items()}}
+        self.sums, self.steps, self.start = {}, 0, seconds
+        return row
 
 
 class CSVLogger:
     """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped.
     The file always has its header, even before the first row."""
 
-    FIELDS = ("step", "epoch", "seconds", "images_per_second", "lr", "loss")
+    FIELDS = ("step", "epoch", "seconds", "flops", "images_per_second", "lr", "loss")
 
     def __init__(self, path: Path, resume_step: int = 0) -> None:
         self.path = path
