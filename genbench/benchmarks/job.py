@@ -25,7 +25,7 @@ from genbench.benchmarks.inputs import RunInputs, Splits, inputs_for
 from genbench.config import RunConfig
 from genbench.datasets import to_float, to_uint8
 from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
-from genbench.metrics import peak_memory
+from genbench.metrics import machine, peak_memory
 from genbench.models import GenerativeModel
 from genbench.training import Trainer
 
@@ -66,10 +66,13 @@ def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
     memory = peak_memory(trainer.device, lambda: build_model(run, train), train,
                          run.train.batch_size, run.train.lr, run.train.weight_decay)
     summary = {"train_steps": result.steps, "train_epochs": result.epochs,
-               "train_seconds": result.seconds,
+               "train_images": result.images, "train_seconds": result.seconds,
                "train_images_per_second": result.images_per_second,
-               "eval_seconds": result.eval_seconds, "curve_points": curve_points(directory),
-               "final_losses": result.final_losses, "device": str(trainer.device), **memory}
+               "train_flops": result.flops, "flops_per_step": result.flops_per_step,
+               "stopped": result.stopped, "eval_seconds": result.eval_seconds,
+               "curve_points": curve_points(directory), "final_losses": result.final_losses,
+               "device": str(trainer.device), "threads": torch.get_num_threads(),
+               "machine": machine(trainer.device), **memory}
     atomic_write_json(train_file, summary)
     return summary
 

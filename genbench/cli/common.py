@@ -7,8 +7,7 @@ import argparse
 from typing import Any
 
 from genbench.errors import ConfigError
-
-BUDGETS = ("epochs", "steps", "seconds")
+from genbench.training.config import BUDGETS
 
 
 def toml_value(text: str) -> Any:
@@ -68,7 +67,9 @@ def budget_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--epochs", type=float)
     g.add_argument("--steps", type=int)
-    g.add_argument("--seconds", type=float, help="wall-clock training budget per run")
+    g.add_argument("--seconds", type=float, help="training seconds per run (this machine's)")
+    g.add_argument("--flops", type=float, help="training FLOPs per run (the same work on "
+                   "every machine), e.g. 2e14")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--device", help="auto (default), cpu, cuda, mps")

@@ -43,13 +43,13 @@ from genbench.metrics.selfsupervised import (
     load_or_train_encoder,
     selfsupervised_space,
 )
-from genbench.metrics.timing import generate, parameter_count, peak_memory
+from genbench.metrics.timing import generate, machine, parameter_count, peak_memory
 from genbench.metrics.uncertainty import bootstrap_intervals, mean_std, rank_agreement, tied
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
            "fidelity_metrics", "generate", "inception_space", "kid_subset_size",
-           "likelihood_metrics", "likelihood_notes", "load_classifier", "load_or_train",
+           "likelihood_metrics", "machine", "likelihood_notes", "load_classifier", "load_or_train",
            "metrics_from_features", "negative_log_likelihood", "parameter_count",
            "peak_memory", "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
