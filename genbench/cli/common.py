@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 from genbench.errors import ConfigError
-from genbench.training.config import BUDGETS
 
 
 def toml_value(text: str) -> Any:
@@ -41,6 +40,7 @@ FLAGS = {"batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
 def changes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The run settings the command line changes, for config.RunConfig.changed: a budget flag
     replaces the budget of whatever kind the suite or run had."""
+    from genbench.training import BUDGETS
     out: dict[str, dict[str, Any]] = {"train": {}, "data": {}, "eval": {}}
     budget = {k: getattr(args, k) for k in BUDGETS if getattr(args, k, None) is not None}
     if budget:
