@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from genbench.errors import ConfigError, UnknownName
+from genbench.validation import check_fields
 
 Update = Callable[[torch.Tensor, torch.optim.Optimizer], None]
 
@@ -149,6 +150,7 @@ def make_config(name: str, **overrides: Any) -> Any:
         raise ConfigError(f"model {name!r} has no setting {sorted(unknown)}; "
                          f"settings: {', '.join(sorted(fields))}")
     values = {**defaults, **overrides}
+    check_fields(config_cls, values)  # types here, for every caller; ranges in __post_init__
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return config_cls(**values)
 
