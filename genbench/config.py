@@ -71,7 +71,7 @@ class EvalConfig:
     nll_k: int = 100  # importance samples of the tight likelihood bound (k=1 is also reported)
     nll_images: int = 1000  # held-out images for the likelihood bound
     batch_size: int = 500
-    classifier_epochs: int = 2  # the FID classifier's (capped by its step budget); suites share it
+    classifier_epochs: int = 6  # the FID classifier's (capped by its step budget); suites share it
     visuals: bool = True  # tensors for the report's figures (grids, latents, strips)
     # Quality curve: KID/FID of curve_samples samples at log-spaced points of training.
     curve: bool = True
