@@ -3,12 +3,10 @@ and a completion mark that is always the last file a driver receives."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from genbench import metrics

@@ -63,6 +63,12 @@ SUITE_TABLES = {
                               "vae: latent_dim must be an integer, got 'x'"),
     "[model.X] train type": ("[model.vae]\ntrain = { batch_size = 'many' }",
                              "[model.vae.train] batch_size must be an integer, got 'many'"),
+    "[model.X] config not a table": ("[model.vae]\nconfig = 5",
+                                     "[model.vae.config] must be a table of settings"),
+    "[model] entry not a table": ("[model]\nvae = 5", "[model.vae] must be a table"),
+    "[dataset] entry not a table": ("[dataset]\nsprites = 'big'",
+                                    "[dataset.sprites] must be a table"),
+    "[data] options not a table": ("[data]\noptions = 5", "[data.options] must be a table"),
     "resources type": ("resources = { num_cpus = '2' }",
                        "[resources] num_cpus must be an integer or None, got '2'"),
 }
