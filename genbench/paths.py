@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from genbench.validation import ConfigError
+from genbench.errors import ConfigError
 
 
 def check_output_dir(path: str | Path, data_root: str | Path | None = None,
