@@ -14,6 +14,12 @@ from typing import Any
 from genbench import datasets, models
 from genbench.errors import ConfigError
 from genbench.training import TrainConfig
+from genbench.validation import (
+    check_fields,
+    check_instance,
+    check_value,
+    parameter_types,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,10 +48,12 @@ class DataConfig:
     binarize: str = "none"
 
     def __post_init__(self) -> None:
+        check_instance(self)
         try:
-            datasets.get_spec(self.name)
+            spec = datasets.get_spec(self.name)
         except KeyError as error:
             raise ConfigError(error.args[0]) from None
+        check_options(spec, self.options)
         if self.binarize not in datasets.BINARIZE:
             raise ConfigError(f"binarize must be one of: {', '.join(datasets.BINARIZE)}; got "
                               f"{self.binarize!r}")
@@ -63,7 +71,7 @@ class EvalConfig:
     nll_k: int = 100  # importance samples of the tight likelihood bound (k=1 is also reported)
     nll_images: int = 1000  # held-out images for the likelihood bound
     batch_size: int = 500
-    classifier_epochs: int = 2  # the FID classifier's (capped by its step budget); suites share it
+    classifier_epochs: int = 6  # the FID classifier's (capped by its step budget); suites share it
     visuals: bool = True  # tensors for the report's figures (grids, latents, strips)
     # Quality curve: KID/FID of curve_samples samples at log-spaced points of training.
     curve: bool = True
@@ -76,6 +84,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         from genbench.metrics.features import EXTRACTORS  # heavy import; only when validating
 
+        check_instance(self)
         if self.extractor not in EXTRACTORS:
             raise ConfigError(f"unknown feature extractor {self.extractor!r}; choose one of: "
                               f"{', '.join(EXTRACTORS)}")
@@ -99,6 +108,7 @@ class Resources:
     num_gpus: float | None = None  # None: 1 if the device is cuda/auto and the cluster has GPUs
 
     def __post_init__(self) -> None:
+        check_instance(self)
         if self.num_cpus is not None and (type(self.num_cpus) is not int or self.num_cpus < 1):
             raise ValueError(f"num_cpus must be a whole number of at least 1 (it is also the "
                              f"job's thread count), got {self.num_cpus!r}")
@@ -122,6 +132,7 @@ class RunConfig:
     resources: Resources = field(default_factory=Resources)
 
     def __post_init__(self) -> None:
+        check_instance(self)
         try:
             models.make_config(self.model, **self.model_config)
         except KeyError as error:
@@ -162,8 +173,28 @@ def build(cls: type, values: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"[{where}] has no setting {sorted(unknown)}; settings: "
                           f"{', '.join(sorted(names))}")
     try:
+        check_fields(cls, values)
+    except ConfigError as error:
+        raise ConfigError(f"[{where}] {error}") from None
+    try:
         return cls(**values)
     except ConfigError:
         raise
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[{where}] {error}") from None
+
+
+def check_options(spec: datasets.DatasetSpec, options: dict[str, Any]) -> None:
+    """A dataset's options by name, and by the type its `locate` function declares for each
+    (their ranges are the dataset's to check, when it is located)."""
+    unknown = set(options) - set(spec.options)
+    if unknown:
+        raise ConfigError(f"dataset {spec.name!r} has no option {sorted(unknown)}; options: "
+                          f"{', '.join(spec.options) or 'none'}")
+    hints = parameter_types(spec.locate, list(options))
+    for name, value in options.items():
+        if name in hints:
+            try:
+                check_value(name, value, hints[name])
+            except ConfigError as error:
+                raise ConfigError(f"dataset {spec.name!r}: option {error}") from None

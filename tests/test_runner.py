@@ -130,8 +130,16 @@ def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
 def _spawn(suite: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "genbench.cli", "benchmark", "--suite", str(suite), "--out",
            str(out), "--quiet", "--no-report"]
+    # A background job (`make test &`, nohup) inherits SIGINT as ignored, and so would
+    # genbench: the child gets the default disposition, as from a terminal, however pytest
+    # was started (Python then turns SIGINT into KeyboardInterrupt).
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(out: Path, pattern: str, process: subprocess.Popen, timeout: float = 240) -> None:

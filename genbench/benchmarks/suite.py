@@ -143,6 +143,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for k in ("models", "datasets", "seeds"):
         if not isinstance(raw.get(k), list):
             raise ConfigError(f"suite file {path} needs a list '{k} = [...]'")
+    _check_tables(raw, path)
     # Before validation: the suite's models and datasets may be the plug-ins' own.
     loaded = load_plugins(raw.get("plugins", []), path)
     suite = Suite(name=raw.get("name", path.stem), description=raw.get("description", ""),
@@ -162,3 +163,22 @@ def load_plugins(specs: Any, path: Path) -> list[str]:
                           f'to .py files, e.g. plugins = ["my_module", "my_model.py"]; got '
                           f"{specs!r}")
     return plugins.load(specs, f"suite file {path}", base=path.parent)
+
+
+def _check_tables(raw: dict[str, Any], path: Path) -> None:
+    """Each table of a suite file is a table: `train = 5` where `[train]` belongs is refused
+    with its name, not met later as a TypeError."""
+    tables = [(k, raw.get(k, {})) for k in ("data", "train", "eval", "resources", "model",
+                                            "dataset")]
+    tables.append(("data.options", raw.get("data", {}).get("options", {})
+                   if isinstance(raw.get("data", {}), dict) else {}))
+    for group in ("model", "dataset"):
+        entries = raw.get(group, {})
+        for name, table in entries.items() if isinstance(entries, dict) else ():
+            tables.append((f"{group}.{name}", table))
+            if group == "model" and isinstance(table, dict):
+                tables += [(f"model.{name}.{k}", table.get(k, {})) for k in MODEL_KEYS[1:]]
+    for where, value in tables:
+        if not isinstance(value, dict):
+            raise ConfigError(f"suite file {path}: [{where}] must be a table of settings "
+                              f"({where.rsplit('.', 1)[-1]} = {{ key = value }}), got {value!r}")

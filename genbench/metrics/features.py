@@ -161,8 +161,12 @@ def extract_features(images: torch.Tensor, space: FeatureSpace, batch_size: int 
     """Feature vectors [N, D] (float32, CPU) of uint8 images in the space, by torch-fidelity."""
     cuda = torch.cuda.is_available() if cuda is None else cuda
     dataset = _Images(images, rgb=space.extractor == "inception")
-    out = get_featuresdict_from_dataset(dataset, _extractor(space, cuda), batch_size, cuda,
-                                        save_cpu_ram=True, verbose=False)
+    # Building the extractor initialises a network and torch-fidelity's DataLoader draws its
+    # base seed: from a forked stream, so that whether the real features were cached (or the
+    # extractor already built) never shifts the random numbers of the run that asked.
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+        out = get_featuresdict_from_dataset(dataset, _extractor(space, cuda), batch_size, cuda,
+                                            save_cpu_ram=True, verbose=False)
     return out[space.layer].float()
 
 

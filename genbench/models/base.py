@@ -12,6 +12,7 @@ from torch import nn
 from genbench import plugins
 from genbench.errors import ConfigError, UnknownName
 from genbench.plugins import PluginError
+from genbench.validation import check_fields
 
 Update = Callable[[torch.Tensor, torch.optim.Optimizer], None]
 
@@ -216,6 +217,7 @@ def _build_config(name: str, config_cls: type, defaults: dict[str, Any],
         raise ConfigError(f"model {name!r} has no setting {sorted(unknown)}; "
                          f"settings: {', '.join(sorted(fields))}")
     values = {**defaults, **overrides}
+    check_fields(config_cls, values)  # types here, for every caller; ranges in __post_init__
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return config_cls(**values)
 

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from stat import S_ISREG
@@ -20,6 +20,7 @@ from genbench.config import RunConfig
 from genbench.io import atomic_write_bytes, atomic_write_json
 
 SHIP_SECONDS = 0.5  # how often a running job's new files leave for the driver
+Send = Callable[[str, dict[str, bytes]], None]  # (run id, {relative path: bytes})
 SCRATCH = "genbench-job-"  # + worker pid: a job's scratch directory in the system temp dir
 
 
@@ -64,7 +65,8 @@ def run_job(run: RunConfig, files: dict[str, bytes], cache_files: dict[str, byte
         atomic_write_json(directory / store.CONFIG, run.to_dict())
         if store.status(directory) == "done":  # the last attempt died after finishing
             return "done"
-        with _environ("GENBENCH_CACHE", str(cache)), Shipper(directory, run.run_id, mailbox):
+        with _environ("GENBENCH_CACHE", str(cache)), \
+                Shipper(directory, run.run_id, remote_put(mailbox)):
             return execute(run, directory, splits, False, threads)
 
 
@@ -92,16 +94,29 @@ def write_files(directory: Path, files: dict[str, bytes]) -> None:
         atomic_write_bytes(directory / name, data)
 
 
+def remote_put(mailbox: Any) -> Send:
+    """Files to the mailbox actor, waiting until they are there."""
+    import ray
+
+    return lambda run_id, files: ray.get(mailbox.put.remote(run_id, files))
+
+
 class Shipper:
     """Sends the run directory's new and changed files to the mailbox, oldest first.
 
-    While the job runs, every SHIP_SECONDS, the top-level files: genbench writes them by
+    While the job runs, every `interval` seconds, the top-level files: genbench writes them by
     atomic rename, so a new inode, time or size means a complete new file. When the job
     ends, every file (and any folder a logger wrote). config.json stays the driver's.
+
+    metrics.json, the mark of a complete run, is never in a periodic ship: it goes alone,
+    after everything else has arrived, so that a driver that has it has the whole run
+    (periodic ships leave out subfolders, and a driver stopped between two ships must not
+    hold a "complete" run that lacks files).
     """
 
-    def __init__(self, directory: Path, run_id: str, mailbox: Any) -> None:
-        self.directory, self.run_id, self.mailbox = directory, run_id, mailbox
+    def __init__(self, directory: Path, run_id: str, send: Send,
+                 interval: float = SHIP_SECONDS) -> None:
+        self.directory, self.run_id, self.send, self.interval = directory, run_id, send, interval
         self.shipped = self._stamps(everything=True)  # what the job starts from is known
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -116,23 +131,28 @@ class Shipper:
         self.ship(everything=True)
 
     def _loop(self) -> None:
-        while not self.stop.wait(SHIP_SECONDS):
+        while not self.stop.wait(self.interval):
             self.ship()
 
     def ship(self, everything: bool = False) -> None:
-        import ray
-
+        """The changed files (periodic: top-level ones; `everything`: all, then metrics.json
+        in a put of its own)."""
         stamps = self._stamps(everything)
-        changed = sorted((stamp[1], name == store.METRICS, name) for name, stamp in
-                         stamps.items() if self.shipped.get(name) != stamp)
+        changed = [name for *_, name in sorted((stamp[1], name) for name, stamp in
+                                               stamps.items() if self.shipped.get(name) != stamp)]
+        self._put([name for name in changed if name != store.METRICS], stamps)
+        if everything and store.METRICS in changed:
+            self._put([store.METRICS], stamps)
+
+    def _put(self, names: list[str], stamps: dict[str, tuple[int, int, int]]) -> None:
         files = {}
-        for *_, name in changed:
+        for name in names:
             try:
                 files[name] = (self.directory / name).read_bytes()
             except FileNotFoundError:  # removed since: nothing to ship
                 continue
         if files:
-            ray.get(self.mailbox.put.remote(self.run_id, files))
+            self.send(self.run_id, files)
             self.shipped.update({name: stamps[name] for name in files})
 
     def _stamps(self, everything: bool) -> dict[str, tuple[int, int, int]]:
