@@ -97,6 +97,11 @@ CASES = {
                                            "mnist", "--data-root", str(t / "none"),
                                            "--no-download", "--out", str(t / "out")],
                                 "sprites"),
+    "out is a file": (lambda t: ["benchmark", "--suite", "smoke", "--datasets", "sprites",
+                                 "--out", _file(t)], "is a file, not a directory"),
+    "train out inside the data": (lambda t: ["train", "--model", "vae", "--dataset", "folder",
+                                             "--data-root", _folder(t, "ok"), "--out",
+                                             str(t / "imgs" / "run")], "inside the data root"),
     "evaluate a non-run": (lambda t: ["evaluate", str(t)], "not a genbench run directory"),
     "report of nothing": (lambda t: ["report", str(t / "absent")], "does not exist"),
     "missing FID weights": (lambda t: ["benchmark", "--suite", "smoke", "--datasets", "sprites",
@@ -104,6 +109,11 @@ CASES = {
                                        str(t / "w.pth"), "--out", str(t / "out")],
                             "does not exist"),
 }
+
+
+def _file(tmp_path) -> str:
+    (tmp_path / "results").write_text("not a directory")
+    return str(tmp_path / "results")
 
 
 @pytest.mark.parametrize("case", list(CASES))

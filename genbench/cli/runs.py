@@ -15,6 +15,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks.inputs import inputs_for
     from genbench.benchmarks.job import train_run
     from genbench.config import DataConfig, RunConfig
+    from genbench.datasets import resolve_root
+    from genbench.paths import check_output_dir
     from genbench.training import TrainConfig
 
     run = RunConfig(
@@ -24,6 +26,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, model_config=settings(args.set, "--set"),
         train=TrainConfig(epochs=1, seed=args.seed)).changed(changes(args))
     out = Path(args.out or f"runs/{run.run_id}")
+    check_output_dir(out, resolve_root(run.data.root))
     if out.exists() and any(out.iterdir()) and not (out / store.CONFIG).exists():
         raise ConfigError(f"{out} exists and is not a genbench run directory; choose another "
                           "--out")

@@ -35,17 +35,22 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from genbench.benchmarks import run_suite
     from genbench.benchmarks.runner import planned_runs
     from genbench.benchmarks.suite import load_suite
+    from genbench.datasets import resolve_root
     from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
+    from genbench.paths import check_output_dir
 
     suite = load_suite(args.suite).select(args.models, args.datasets, args.seeds)
     settings = changes(args)
-    small = sorted({r.eval.fid_samples for r in planned_runs(suite, settings)
+    runs = planned_runs(suite, settings)
+    small = sorted({r.eval.fid_samples for r in runs
                     if r.eval.fid_samples < MIN_MEANINGFUL_SAMPLES})
     if small:
         print(f"genbench: warning: FID on {small[0]} samples is strongly biased and not "
               f"comparable with published values; use --fid-samples {MIN_MEANINGFUL_SAMPLES} or "
               "more for comparisons", file=sys.stderr)
     out = Path(args.out or f"reports/{suite.name}")
+    for root in {resolve_root(run.data.root) for run in runs}:
+        check_output_dir(out, root)
     result = run_suite(suite, out, jobs=args.jobs, executor=args.executor,
                        address=args.address, force=args.force,
                        retry_failed=args.retry_failed, progress=not args.quiet,
