@@ -46,6 +46,8 @@ class StopRule:
     `min_gain` (a fraction of the value before them); no run trains past `cap` (in `unit`).
 
     tolerance: absolute changes of the metric below it are noise (None: DEFAULT_TOLERANCE).
+    Impossible values raise ValueError (config.build(StopRule, table, "stop") names the
+    section: a ConfigError); check_against raises ConfigError.
     """
 
     metric: str = "kid"
@@ -57,25 +59,25 @@ class StopRule:
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
-            raise ConfigError(f"stop rule: metric must be one of {', '.join(METRICS)}, got "
+            raise ValueError(f"stop rule: metric must be one of {', '.join(METRICS)}, got "
                               f"{self.metric!r}")
         if not isinstance(self.min_gain, int | float) or not 0 <= self.min_gain < 1:
-            raise ConfigError(f"stop rule: min_gain is the fraction a doubling of training "
+            raise ValueError(f"stop rule: min_gain is the fraction a doubling of training "
                               f"must improve {self.metric.upper()} by, from 0 up to (not "
                               f"including) 1 (0.1 = 10%); got {self.min_gain!r}")
         if type(self.patience) is not int or self.patience < 1:
-            raise ConfigError(f"stop rule: patience is how many consecutive flat doublings "
+            raise ValueError(f"stop rule: patience is how many consecutive flat doublings "
                               f"stop a run, a whole number of at least 1; got {self.patience!r}")
         if self.unit not in UNITS:
-            raise ConfigError(f"stop rule: unit must be one of {', '.join(UNITS)}, got "
+            raise ValueError(f"stop rule: unit must be one of {', '.join(UNITS)}, got "
                               f"{self.unit!r}")
         if self.cap is not None and not (isinstance(self.cap, int | float) and self.cap > 0
                                          and math.isfinite(self.cap)):
-            raise ConfigError(f"stop rule: cap must be a number of {self.unit} greater than 0, "
+            raise ValueError(f"stop rule: cap must be a number of {self.unit} greater than 0, "
                               f"got {self.cap!r}")
         if self.tolerance is not None and not (isinstance(self.tolerance, int | float)
                                                and self.tolerance >= 0):
-            raise ConfigError(f"stop rule: tolerance is an absolute change of "
+            raise ValueError(f"stop rule: tolerance is an absolute change of "
                               f"{self.metric.upper()}, 0 or more; got {self.tolerance!r}")
 
     @property
