@@ -7,8 +7,15 @@
     loss = -log p(x|z_q) + commitment * ||z_e - sg(z_q)||^2
     codebook: exponential moving averages of assigned z_e (Razavi et al., 2019);
               entries left unused are restarted on random encoder outputs.
-    prior: a causal transformer over the code grid, trained on the (detached)
-           codes in the same loop, so the model samples: k ~ p(k), x = D(e_k).
+    prior: a causal transformer over the code grid, so the model samples:
+           k ~ p(k), x = D(e_k).
+
+Training runs in the paper's two phases: for `autoencoder_steps` steps the encoder,
+decoder and codebook (no prior); then the prior alone, by maximum likelihood on the
+codes of the frozen autoencoder (computed under no_grad, with BatchNorm's running
+statistics and no codebook update). A prior trained jointly learns codes that are still
+moving, and its samples lag its codebook. The step count is a buffer, so it is
+checkpointed with the weights and a resumed run continues in the right phase.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, fused_ok, positive, register_model
 from genbench.models.nets import ConvDecoder, ConvEncoder
 from genbench.models.vae import decoder_log_prob, decoder_mean
 
@@ -38,8 +45,10 @@ class VQVAEConfig:
     prior_heads: int = 4
     likelihood: str = "bernoulli"
     sigma: float = 0.1
+    autoencoder_steps: int = 1000  # phase 1 (autoencoder and codebook); the prior after it
 
     def __post_init__(self) -> None:
+        positive("autoencoder_steps", self.autoencoder_steps)
         positive("codebook_size", self.codebook_size)
         positive("embedding_dim", self.embedding_dim)
         positive("commitment", self.commitment, allow_zero=True)
@@ -57,8 +66,10 @@ class EMAQuantizer(nn.Module):
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         return torch.cdist(flat, self.embed).argmin(1)
 
-    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """z_e [B, D, h, w] -> (z_q with straight-through gradient, indices [B, h, w])."""
+    def forward(self, z_e: torch.Tensor,
+                update: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_e [B, D, h, w] -> (z_q with straight-through gradient, indices [B, h, w]); in
+        training mode and with `update`, the codebook moves towards its assigned z_e."""
         # Assignments and codebook statistics in fp32 even under (bf16) autocast: the EMA
         # sums are fp32 buffers, and bf16's 8-bit mantissa would round the averages away.
         with torch.autocast(z_e.device.type, enabled=False):
@@ -66,7 +77,7 @@ class EMAQuantizer(nn.Module):
             b, d, h, w = z_e.shape
             flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
             index = self.nearest(flat.detach())
-            if self.training:
+            if self.training and update:
                 self._update(flat.detach(), index)
             z_q = self.embed[index].view(b, h, w, d).permute(0, 3, 1, 2)
             return z_e + (z_q - z_e).detach(), index.view(b, h, w)
@@ -130,6 +141,7 @@ class CodePrior(nn.Module):
 @register_model("vqvae", VQVAEConfig)
 class VQVAE(GenerativeModel):
     reconstructs = latent = True
+    compile_targets = ("autoencoder_step", "prior_step")
 
     def __init__(self, config: VQVAEConfig, image_shape, num_classes=None) -> None:
         super().__init__(config, image_shape, num_classes)
@@ -143,21 +155,65 @@ class VQVAE(GenerativeModel):
         self.grid = self.encoder.out_size
         self.prior = CodePrior(config.codebook_size, self.grid**2, config.prior_dim,
                                config.prior_layers, config.prior_heads)
+        # Optimisation steps taken, both phases: a buffer, so checkpoints carry the phase.
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+
+    # -- training: two phases ----------------------------------------------------------------
+    def autoencoder_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("prior.")]
+
+    def optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+        """One optimizer per phase: the prior's Adam state starts fresh with its phase."""
+        fused = fused_ok(self)
+        return [torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+                for params in (self.autoencoder_parameters(), list(self.prior.parameters()))]
+
+    def in_prior_phase(self) -> bool:
+        return int(self.steps_done) >= self.config.autoencoder_steps
+
+    def sampling_ready(self) -> bool:
+        """Whether samples mean anything: once the prior has trained on the frozen codes."""
+        return int(self.steps_done) > self.config.autoencoder_steps
+
+    def optimization_step(self, x, y, optimizers, update):
+        prior_phase = self.in_prior_phase()
+        losses = self.prior_step(x) if prior_phase else self.autoencoder_step(x)
+        update(losses["loss"], optimizers[int(prior_phase)])
+        self.steps_done += 1
+        return losses
 
     def training_step(self, x, y):
+        """The current phase's losses (the Trainer calls optimization_step)."""
+        return self.prior_step(x) if self.in_prior_phase() else self.autoencoder_step(x)
+
+    def autoencoder_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_e = self.pre_quant(self.encoder(x))
-        z_q, codes = self.quantizer(z_e)
+        z_q, _ = self.quantizer(z_e)
         recon = -decoder_log_prob(self.decoder(self.post_quant(z_q)), x, self.config.likelihood,
                                   self.config.sigma).mean()
         commit = self.config.commitment * F.mse_loss(z_e, z_q.detach(), reduction="none")
         commit = commit.flatten(1).sum(1).mean()
-        prior = self.prior.loss(codes.flatten(1))
-        return {"loss": recon + commit + prior, "recon": recon.detach(),
-                "commit": commit.detach(), "prior_nll": prior.detach()}
+        return {"loss": recon + commit, "recon": recon.detach(), "commit": commit.detach()}
+
+    def prior_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        prior = self.prior.loss(self.frozen_codes(x).flatten(1))
+        return {"loss": prior, "prior_nll": prior.detach()}
 
     @torch.no_grad()
+    def frozen_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes as sampling decodes them: BatchNorm on its running statistics (the
+        Trainer keeps the model in training mode), and the codebook left as it is."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.codes(x)
+        finally:
+            self.encoder.train(was_training)
+
+    # -- inference --------------------------------------------------------------------------
+    @torch.no_grad()
     def codes(self, x: torch.Tensor) -> torch.Tensor:
-        return self.quantizer(self.pre_quant(self.encoder(x)))[1]
+        return self.quantizer(self.pre_quant(self.encoder(x)), update=False)[1]
 
     @torch.no_grad()
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,132 @@
+"""The stop rule: a falling curve goes on, a flat one stops where it flattened, noise at the
+floor is not progress, and impossible parameters are refused with a message naming them."""
+
+from __future__ import annotations
+
+import pytest
+
+from genbench.benchmarks.stopping import StopRule, format_x
+from genbench.config import ConfigError, build
+
+SECONDS = [3.75 * 2**i for i in range(8)]  # 3.75 ... 480 s, as curves.py places points
+
+
+def curve(values, xs=SECONDS):
+    return list(zip(xs, values, strict=False))
+
+
+def test_a_curve_falling_faster_than_the_rule_asks_does_not_stop():
+    rule = StopRule(metric="kid", min_gain=0.1, patience=2)
+    falling = curve([0.2 * 0.8**i for i in range(8)])  # 20% per doubling
+    assert rule.verdict(falling) is None
+    assert rule.stop_index(falling) is None
+
+
+def test_a_flat_curve_stops_at_its_second_flat_doubling():
+    rule = StopRule(metric="fid", min_gain=0.1, patience=2)
+    # 30 s -> 60 s gains 5%, 60 -> 120 s gains 2%: flat since 30 s, stopped at 120 s.
+    points = curve([80, 40, 20, 10, 9.5, 9.31, 9.3, 9.3])
+    assert rule.stop_index(points) == 5
+    assert rule.verdict(points) == "flat since 30 s"
+    assert rule.verdict(points[:5]) is None  # one flat doubling is not enough
+    assert StopRule(metric="fid", min_gain=0.1, patience=1).verdict(points) == "flat since 30 s"
+
+
+def test_one_flat_doubling_between_gains_does_not_stop():
+    rule = StopRule(metric="fid", min_gain=0.1, patience=2)
+    # A plateau (or a bad point: the old joint VQ-VAE went 21 -> 40 -> 17) resets on a gain.
+    assert rule.verdict(curve([40, 21.4, 39.6, 17.0, 12.0, 8.0])) is None
+    assert rule.verdict(curve([40, 30, 29.5, 20, 19.9, 19.8])) == "flat since 30 s"
+
+
+def test_a_worse_point_counts_as_flat():
+    rule = StopRule(metric="fid", min_gain=0.1, patience=2)
+    assert rule.verdict(curve([40, 20, 22, 25])) == "flat since 7.5 s"
+
+
+def test_noise_at_the_kid_floor_is_not_progress():
+    rule = StopRule(metric="kid", min_gain=0.1, patience=2)  # tolerance 1e-3 by default
+    # KID scatters around 0 at the floor: relative changes are huge, absolute ones tiny.
+    floor = curve([0.05, 0.01, 0.0004, -0.0003, 0.0002, -0.0004])
+    assert rule.stop_index(floor) == 4
+    assert rule.verdict(floor) == "flat since 15 s"
+    # Without the absolute tolerance the same noise reads as progress (0.0002 -> -0.0004).
+    strict = StopRule(metric="kid", min_gain=0.1, patience=2, tolerance=0.0)
+    assert strict.verdict(floor) is None
+    # Above the floor the tolerance changes nothing: 10% of 0.05 is more than 1e-3.
+    assert rule.flat((60, 0.05), (120, 0.0455)) and not rule.flat((60, 0.05), (120, 0.0445))
+
+
+def test_a_step_shorter_than_a_doubling_asks_for_a_smaller_gain():
+    rule = StopRule(metric="fid", min_gain=0.19, patience=1, tolerance=0.0)
+    # 30 -> 60 s is a doubling: 19% wanted. 60 -> 90 s is 0.585 doublings: 1 - 0.81**0.585
+    # = 11.6% wanted, so 12% there is progress and 11% is not.
+    assert not rule.flat((60, 10.0), (90, 8.8))
+    assert rule.flat((60, 10.0), (90, 8.9))
+    assert rule.flat((30, 10.0), (60, 8.2)) and not rule.flat((30, 10.0), (60, 8.0))
+
+
+def test_verdict_formats_the_budget_in_its_unit():
+    points = [(100 * 2**i, v) for i, v in enumerate([50, 20, 19.5, 19.4])]
+    rule = StopRule(metric="fid", unit="steps")
+    assert rule.verdict(points) == "flat since 200 steps"
+    assert format_x(3.2e15, "flops") == "3.2 PFLOP"
+    assert format_x(5e8, "flops") == "500 MFLOP"
+    assert format_x(3.75, "seconds") == "3.75 s"
+    assert format_x(12000, "steps") == "12,000 steps"
+
+
+def test_points_must_increase():
+    with pytest.raises(ValueError, match="positive, increasing x"):
+        StopRule().verdict([(30, 1.0), (30, 0.5)])
+
+
+def test_describe_says_the_rule_and_the_cap():
+    assert StopRule(metric="kid", min_gain=0.1, patience=2, cap=600).describe() == (
+        "stop when a doubling of training improves KID by < 10% (or by < 0.001) twice in a row; "
+        "cap 600 s")
+    assert StopRule(metric="fid", min_gain=0.05, patience=3, unit="flops", cap=2e15,
+                    tolerance=0.25).describe() == (
+        "stop when a doubling of training improves FID by < 5% (or by < 0.25) 3 times in a "
+        "row; cap 2 PFLOP")
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"metric": "is"}, "metric must be one of kid, fid, got 'is'"),
+    ({"min_gain": -0.1}, r"min_gain is the fraction .* got -0.1"),
+    ({"min_gain": 1.0}, r"min_gain .* \(not including\) 1 .* got 1.0"),
+    ({"min_gain": "10%"}, "min_gain .* got '10%'"),
+    ({"patience": 0}, "patience .* at least 1; got 0"),
+    ({"patience": 1.5}, "patience .* whole number .* got 1.5"),
+    ({"unit": "minutes"}, "unit must be one of seconds, steps, flops, got 'minutes'"),
+    ({"cap": 0}, "cap must be a number of seconds greater than 0, got 0"),
+    ({"cap": -5, "unit": "steps"}, "cap must be a number of steps greater than 0, got -5"),
+    ({"tolerance": -1e-3}, "tolerance .* 0 or more; got -0.001"),
+])
+def test_impossible_parameters_are_named(settings, match):
+    with pytest.raises(ValueError, match=match):
+        StopRule(**settings)
+
+
+def test_a_suite_table_with_an_unknown_key_is_named():
+    with pytest.raises(ConfigError, match=r"\[stop\] has no setting \['min_gains'\]"):
+        build(StopRule, {"min_gains": 0.1}, "stop")
+    with pytest.raises(ConfigError, match=r"\[stop\] stop rule: patience"):
+        build(StopRule, {"patience": 0}, "stop")
+
+
+def test_a_cap_below_the_first_curve_point_is_refused():
+    with pytest.raises(ConfigError, match=r"cap \(2 s\) is below the first curve point "
+                                          r"\(3.75 s\)"):
+        StopRule(cap=2).check_against(3.75)
+    with pytest.raises(ConfigError, match=r"cap \(50 steps\) is below the first curve point "
+                                          r"\(100 steps\)"):
+        StopRule(cap=50, unit="steps").check_against(100)
+
+
+def test_a_cap_before_the_rule_can_act_is_refused():
+    # patience 2 from a first point at 3.75 s needs points up to 15 s.
+    with pytest.raises(ConfigError, match=r"needs curve points up to 15 s .* cap \(10 s\)"):
+        StopRule(cap=10, patience=2).check_against(3.75)
+    StopRule(cap=15, patience=2).check_against(3.75)
+    StopRule(cap=None).check_against(3.75)  # no cap: nothing to check
