@@ -14,6 +14,7 @@ from typing import Any
 from genbench import datasets, models
 from genbench.errors import ConfigError
 from genbench.training import TrainConfig
+from genbench.training.stopping import StopRule
 from genbench.validation import (
     check_fields,
     check_instance,
@@ -130,6 +131,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
     eval: EvalConfig = field(default_factory=EvalConfig)
     resources: Resources = field(default_factory=Resources)
+    stop: StopRule | None = None  # ends a run early once its quality curve is flat
 
     def __post_init__(self) -> None:
         check_instance(self)
@@ -162,7 +164,8 @@ class RunConfig:
                    seed=d["seed"], model_config=d["model_config"],
                    train=build(TrainConfig, d["train"], "train"),
                    eval=build(EvalConfig, d["eval"], "eval"),
-                   resources=build(Resources, d.get("resources", {}), "resources"))
+                   resources=build(Resources, d.get("resources", {}), "resources"),
+                   stop=build(StopRule, d["stop"], "stop") if d.get("stop") else None)
 
 
 def build(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -3,10 +3,14 @@ floor is not progress, and impossible parameters are refused with a message nami
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from genbench.benchmarks.stopping import StopRule, format_x
+import pytest
+from conftest import TINY_SETTINGS
+
+from genbench.cli import main
 from genbench.config import ConfigError, build
+from genbench.training.stopping import StopRule, format_x
 
 SECONDS = [3.75 * 2**i for i in range(8)]  # 3.75 ... 480 s, as curves.py places points
 
@@ -130,3 +134,42 @@ def test_a_cap_before_the_rule_can_act_is_refused():
         StopRule(cap=10, patience=2).check_against(3.75)
     StopRule(cap=15, patience=2).check_against(3.75)
     StopRule(cap=None).check_against(3.75)  # no cap: nothing to check
+
+
+SUITE = """
+name = "stops"
+models = ["ae"]
+datasets = ["sprites"]
+seeds = [0]
+""" + TINY_SETTINGS.replace("steps = 30", "steps = 80").replace("{device}", "cpu") + """
+curve_samples = 100
+curve_start_steps = 10
+
+[stop]
+metric = "fid"
+min_gain = 0.99
+patience = 1
+unit = "steps"
+"""
+
+
+def test_a_suite_run_stops_when_its_curve_is_flat_and_says_why(tmp_path, capsys):
+    """Through the command line: the rule ends the run at its first flat doubling (a gain of
+    99% is never reached), long before its 80 steps, and train.json says why."""
+    suite = tmp_path / "stops.toml"
+    suite.write_text(SUITE.replace("{{", "{").replace("}}", "}"))
+    assert main(["benchmark", "--suite", str(suite), "--out", str(tmp_path / "out"),
+                 "--quiet", "--no-report"]) == 0
+    train = json.loads((tmp_path / "out" / "runs" / "ae-sprites-s0" / "train.json").read_text())
+    assert train["stopped"] == "flat since 10 steps"
+    assert train["train_steps"] == 20
+
+
+def test_a_suite_with_an_impossible_rule_is_refused_before_training(tmp_path, capsys):
+    suite = tmp_path / "bad.toml"
+    suite.write_text(SUITE.replace("min_gain = 0.99", "min_gain = -0.1")
+                     .replace("{{", "{").replace("}}", "}"))
+    assert main(["benchmark", "--suite", str(suite), "--out", str(tmp_path / "out"),
+                 "--quiet"]) == 2
+    assert "min_gain" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ cached features of the held-out images. The Trainer stops its budget clock
 meanwhile and checkpoints right after, so points survive kills: a resumed run
 keeps the points up to its checkpoint and recomputes none of them.
 
-    quality.csv   step, epoch, images, seconds, eval_seconds, n, kid, kid_std,
+    quality.csv   step, epoch, images, seconds, flops, eval_seconds, n, kid, kid_std,
                   kid_subset, fid, extractor, loss, point (one row per point; `point`
                   counts the log-spaced points it stands for)
     progress.pt   the first few samples at every point, for "how samples improve"
@@ -38,9 +38,11 @@ from genbench.metrics import (
 )
 from genbench.models import GenerativeModel
 from genbench.training import LogSpaced, Progress
+from genbench.training.stopping import StopRule
 
-FIELDS = ("step", "epoch", "images", "seconds", "eval_seconds", "n", "kid", "kid_std",
-          "kid_subset", "fid", "extractor", "loss", "point")
+FIELDS = ("step", "epoch", "images", "seconds", "flops", "eval_seconds", "n", "kid",
+          "kid_std", "kid_subset", "fid", "extractor", "loss", "point")
+X_OF_UNIT = {"seconds": "seconds", "steps": "step", "flops": "flops"}  # a stop rule's x axis
 
 
 class QualityCurve:
@@ -48,8 +50,10 @@ class QualityCurve:
 
     def __init__(self, directory: Path, space: FeatureSpace, reference: torch.Tensor,
                  schedule: LogSpaced, by_seconds: bool, samples: int, seed: int = 0,
-                 batch_size: int = 500, strip: int = 8, end: float = math.inf) -> None:
+                 batch_size: int = 500, strip: int = 8, end: float = math.inf,
+                 stop: StopRule | None = None) -> None:
         self.directory, self.space, self.reference = Path(directory), space, reference
+        self.stop = stop
         self.schedule, self.by_seconds = schedule, by_seconds
         # The end of the budget has its own point: planned points stop short of it.
         self.last_planned = schedule.index(end * (1 - 1e-6)) if math.isfinite(end) else math.inf
@@ -94,21 +98,34 @@ class QualityCurve:
         # An evaluation ahead of its nominal time stands for that point (its `point`).
         return int(last["point"]) if last.get("point") else self.schedule.index(self._x(last))
 
-    def __call__(self, model: GenerativeModel, progress: Progress) -> None:
+    def __call__(self, model: GenerativeModel, progress: Progress) -> str | None:
+        """Measure a point; returns why the run can stop (its stop rule), else None."""
         start = time.perf_counter()
-        images, _ = generate(model, self.samples, self.batch_size, seed=self.seed)
-        fake = extract_features(images, self.space, self.batch_size,
-                                cuda=model.device.type == "cuda")
-        scores = metrics_from_features(fake, self.reference, prc=False)
-        self.rows.append({
+        row: dict[str, Any] = {
             "step": progress.step, "epoch": progress.epoch, "images": progress.images,
-            "seconds": round(progress.seconds, 3),
-            "eval_seconds": round(time.perf_counter() - start, 3), "n": self.samples,
-            "kid": scores["kid"], "kid_std": scores["kid_std"], "kid_subset": scores["kid_subset"],
-            "fid": scores["fid"], "extractor": self.space.extractor,
-            "loss": "" if progress.loss is None else progress.loss, "point": self._due_point})
-        self.strips[progress.step] = images[:self.strip].clone()
+            "seconds": round(progress.seconds, 3), "flops": progress.flops, "n": self.samples,
+            "extractor": self.space.extractor, "point": self._due_point,
+            "loss": "" if progress.loss is None else progress.loss}
+        if model.sampling_ready():  # else the point keeps its loss and no sample quality
+            images, _ = generate(model, self.samples, self.batch_size, seed=self.seed)
+            fake = extract_features(images, self.space, self.batch_size,
+                                    cuda=model.device.type == "cuda")
+            scores = metrics_from_features(fake, self.reference, prc=False)
+            row.update({k: scores[k] for k in ("kid", "kid_std", "kid_subset", "fid")})
+            self.strips[progress.step] = images[:self.strip].clone()
+        row["eval_seconds"] = round(time.perf_counter() - start, 3)
+        self.rows.append(row)
         self._write()
+        return None if progress.final or self.stop is None else self._verdict(self.stop)
+
+    def _verdict(self, rule: StopRule) -> str | None:
+        """The stop rule over the points measured so far."""
+        x, points = X_OF_UNIT[rule.unit], []
+        for row in self.rows:
+            value = _number(row.get(rule.metric))
+            if value is not None and _number(row.get(x)):
+                points.append((float(row[x]), value))
+        return rule.verdict(points)
 
     # -- files -----------------------------------------------------------------------------
     def _x(self, row: dict[str, Any]) -> float:
@@ -132,10 +149,22 @@ def quality_curve(run: RunConfig, directory: Path, inputs: RunInputs) -> Quality
     e, t = run.eval, run.train
     features = inputs.reference_features(e.batch_size)
     by_seconds = t.seconds is not None
-    end = t.seconds if by_seconds else t.total_steps(len(inputs.train) // t.batch_size)
+    if by_seconds:
+        end = t.seconds
+    else:  # a FLOP budget's steps are known once the Trainer has counted a step
+        end = math.inf if t.flops is not None else t.total_steps(len(inputs.train) // t.batch_size)
     schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
     return QualityCurve(directory, inputs.space, features, schedule, by_seconds,
-                        e.curve_samples, run.seed, e.batch_size, end=end)
+                        e.curve_samples, run.seed, e.batch_size, end=end, stop=run.stop)
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a row (rows read back from quality.csv hold strings)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def curve_points(directory: Path) -> int:

@@ -23,11 +23,12 @@ from genbench.config import (
     build,
     parse_toml,
 )
-from genbench.training import TrainConfig
+from genbench.training import BUDGETS, TrainConfig
+from genbench.training.stopping import StopRule
 
 SUITE_KEYS = {"name", "description", "plugins", "models", "datasets", "seeds", "data", "train",
-              "eval", "resources", "model", "dataset"}
-MODEL_KEYS = ("model", "config", "train", "eval", "data", "resources")
+              "eval", "resources", "stop", "model", "dataset"}
+MODEL_KEYS = ("model", "config", "train", "eval", "data", "resources", "stop")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Suite:
         models = ["vae", "gan"]; datasets = ["mnist"]; seeds = [0]
         [data] / [train] / [eval]        shared settings
         resources = {num_cpus, num_gpus} what each job asks of a cluster (Ray)
+        [stop]                           the stop rule (training/stopping.py): a run ends
+                                         when its quality curve is flat; cap = its budget
         [dataset.NAME]                   options of one dataset (e.g. sprites: size = 32)
         [model.NAME]                     per-entry: model = "vae" (a variant of a
                                          registered model), config = {...},
@@ -56,6 +59,7 @@ class Suite:
     train: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
+    stop: dict[str, Any] = field(default_factory=dict)
     model: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)  # as loaded: modules, absolute paths
@@ -80,15 +84,28 @@ class Suite:
         options = {**self.dataset.get(dataset, {}), **self.data.get("options", {})}
         data = build(DataConfig, {"name": dataset, **self.data, **over.get("data", {}),
                                    "options": options}, "data")
-        train = build(TrainConfig, {**self.train, **over.get("train", {}), "seed": seed},
-                       f"{where}.train" if over.get("train") else "train")
+        stop = self._stop_rule(over, where)
+        budget = {k: None for k in BUDGETS} | {stop.unit: stop.cap} if stop and stop.cap else {}
+        train = build(TrainConfig, {**self.train, **over.get("train", {}), **budget,
+                                    "seed": seed},
+                      f"{where}.train" if over.get("train") else "train")
         evaluation = build(EvalConfig, {**self.eval, **over.get("eval", {})},
                             f"{where}.eval" if over.get("eval") else "eval")
         resources = build(Resources, {**self.resources, **over.get("resources", {})},
                            f"{where}.resources" if over.get("resources") else "resources")
+        if stop and stop.unit != "flops":
+            stop.check_against(evaluation.curve_start if stop.unit == "seconds"
+                               else evaluation.curve_start_steps, evaluation.curve_growth)
         return RunConfig(name=entry, model=base, data=data, seed=seed,
                          model_config=dict(over.get("config", {})), train=train,
-                         eval=evaluation, resources=resources)
+                         eval=evaluation, resources=resources, stop=stop)
+
+    def _stop_rule(self, over: dict[str, Any], where: str) -> StopRule | None:
+        """The suite's [stop] rule, with the entry's own changes; its cap, when it has one,
+        is every run's training budget."""
+        values = {**self.stop, **over.get("stop", {})}
+        return build(StopRule, values, f"{where}.stop" if over.get("stop") else "stop") \
+            if values else None
 
     def select(self, models_: list[str] | None = None, datasets_: list[str] | None = None,
                seeds: int | list[int] | None = None) -> Suite:
@@ -150,6 +167,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
                   models=raw["models"], datasets=raw["datasets"], seeds=raw["seeds"],
                   data=raw.get("data", {}), train=raw.get("train", {}),
                   eval=raw.get("eval", {}), resources=raw.get("resources", {}),
+                  stop=raw.get("stop", {}),
                   model=raw.get("model", {}),
                   dataset=raw.get("dataset", {}), plugins=loaded)
     suite.validate()
@@ -168,8 +186,8 @@ def load_plugins(specs: Any, path: Path) -> list[str]:
 def _check_tables(raw: dict[str, Any], path: Path) -> None:
     """Each table of a suite file is a table: `train = 5` where `[train]` belongs is refused
     with its name, not met later as a TypeError."""
-    tables = [(k, raw.get(k, {})) for k in ("data", "train", "eval", "resources", "model",
-                                            "dataset")]
+    tables = [(k, raw.get(k, {})) for k in ("data", "train", "eval", "resources", "stop",
+                                            "model", "dataset")]
     tables.append(("data.options", raw.get("data", {}).get("options", {})
                    if isinstance(raw.get("data", {}), dict) else {}))
     for group in ("model", "dataset"):

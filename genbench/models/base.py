@@ -70,6 +70,11 @@ class GenerativeModel(nn.Module):
         update(losses["loss"], optimizers[0])
         return losses
 
+    def sampling_ready(self) -> bool:
+        """Whether samples mean anything yet (a two-phase model's prior may not have trained):
+        the quality curve measures sample quality only once they do."""
+        return True
+
     def prepare_sampling(self, batches: Any) -> None:
         """Called before sampling, on the sampling weights: after training, and at every curve
         point during it (the AE fits its sampling density to its codes here)."""

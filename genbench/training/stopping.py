@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 
 CAP = "cap"  # the reason of a run that trained to the cap (the Trainer's budget end)
 METRICS = ("kid", "fid")
