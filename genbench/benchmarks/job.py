@@ -28,6 +28,7 @@ from genbench.io import CorruptFileError, atomic_write_bytes, atomic_write_json,
 from genbench.metrics import machine, peak_memory
 from genbench.models import GenerativeModel
 from genbench.training import Trainer
+from genbench.training.stopping import CAP
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
                "train_images": result.images, "train_seconds": result.seconds,
                "train_images_per_second": result.images_per_second,
                "train_flops": result.flops, "flops_per_step": result.flops_per_step,
-               "stopped": result.stopped, "eval_seconds": result.eval_seconds,
+               "stopped": result.stopped or (CAP if run.stop else "budget"),
+               "stop_rule": run.stop.describe() if run.stop else None,
+               "eval_seconds": result.eval_seconds,
                "curve_points": curve_points(directory), "final_losses": result.final_losses,
                "device": str(trainer.device), "threads": torch.get_num_threads(),
                "machine": machine(trainer.device), **memory}

@@ -130,9 +130,10 @@ class StopRule:
 
     def describe(self) -> str:
         """The rule in one sentence, for the report and the suite's description."""
-        times = {1: "once", 2: "twice"}.get(self.patience, f"{self.patience} times")
+        times = {1: "", 2: " twice in a row"}.get(self.patience,
+                                                   f" {self.patience} times in a row")
         text = (f"stop when a doubling of training improves {self.metric.upper()} by < "
-                f"{self.min_gain:.0%} (or by < {self.noise:g}) {times} in a row")
+                f"{self.min_gain:.0%} (or by < {self.noise:g}){times}")
         return text + (f"; cap {format_x(self.cap, self.unit)}" if self.cap is not None else "")
 
 
