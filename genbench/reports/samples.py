@@ -67,13 +67,12 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
 def second_table(part: pd.DataFrame, space: str, spread: str,
                  calibration: list[dict]) -> Table:
     """FD and KID of the same samples against the same reference in the second space."""
-    subset = note(part, "kid_subset")
-    titles = {f"fid_{SECOND}": f"FD [{space}]",
-              f"kid_{SECOND}": f"KID [{space}{f', subsets of {int(subset)}' if subset else ''}]"}
+    titles = {f"fid_{SECOND}": f"FD [{space}]", f"kid_{SECOND}": f"KID [{space}]"}
     caption = ("The same samples against the same reference in a second feature space, learnt"
                " by genbench on the training split without labels (a SimCLR encoder): FD "
-               "(FID's Fréchet distance) and KID, lower is better. It sees what the classifier "
-               "may overlook because it does not change the class.")
+               "(FID's Fréchet distance) and KID (the unbiased MMD² on the whole sets), lower "
+               "is better. It sees what the classifier may overlook because it does not change "
+               "the class.")
     agreement = agreement_sentence(part)
     table = _table(f"samples-{SECOND}", f"Sample quality [{space}]", part, "samples",
                    caption + (f" {agreement}" if agreement else "") + spread, titles,
