@@ -94,13 +94,13 @@ def test_registry_decides_titles_questions_and_derived_values():
 
 
 def test_a_new_metric_is_one_entry(monkeypatch):
-    entry = metrics.Metric("density", "density", "samples", "high", 3, headline="Densest")
+    entry = metrics.Metric("sharpness", "sharpness", "samples", "high", 3, headline="Sharpest")
     monkeypatch.setattr(metrics, "REGISTRY", (*metrics.REGISTRY, entry))
-    frame = runs({"a": [{"fid": 4.0, "density": 0.9}], "b": [{"fid": 5.0, "density": 1.1}]})
+    frame = runs({"a": [{"fid": 4.0, "sharpness": 0.9}], "b": [{"fid": 5.0, "sharpness": 1.1}]})
     tables = question_tables(summary(frame), "d")
     samples = next(t for t in tables if t.key == "samples")
-    assert samples.cells.loc["b", "density"] == "1.100" and samples.best.loc["b", "density"]
-    assert {f.question: f.model for f in findings(tables)}["Densest"] == "b"
+    assert samples.cells.loc["b", "sharpness"] == "1.100" and samples.best.loc["b", "sharpness"]
+    assert {f.question: f.model for f in findings(tables)}["Sharpest"] == "b"
     long = tidy(frame)
-    assert set(long.loc[long["metric"] == "density", "question"]) == {"samples"}
-    assert long.loc[long["metric"] == "density", "n"].notna().all()  # a sample metric: its n
+    assert set(long.loc[long["metric"] == "sharpness", "question"]) == {"samples"}
+    assert long.loc[long["metric"] == "sharpness", "n"].notna().all()  # a sample metric: its n

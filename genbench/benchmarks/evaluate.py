@@ -17,16 +17,14 @@ from genbench import models
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
 from genbench.benchmarks.inputs import RunInputs, inputs_for
-from genbench.benchmarks.visuals import run_visuals
+from genbench.benchmarks.judge import judge_samples
+from genbench.benchmarks.visuals import judge_visuals, run_visuals
 from genbench.config import RunConfig
 from genbench.io import atomic_torch_save, atomic_write_json, read_json
 from genbench.metrics import (
-    conditional_accuracy,
-    fidelity_metrics,
     generate,
     likelihood_metrics,
     likelihood_notes,
-    load_classifier,
     parameter_count,
     reconstruction_metrics,
 )
@@ -61,19 +59,11 @@ def evaluate(run: RunConfig, directory: Path, inputs: RunInputs) -> dict[str, An
 
 def sample_quality(samples: torch.Tensor, inputs: RunInputs, batch_size: int = 500,
                    labels: torch.Tensor | None = None) -> dict[str, Any]:
-    """Every sample-quality number of a run, of `samples` (images in [0, 1] or uint8) against
-    the run's reference in its feature space; conditional accuracy where `labels` are the
-    classes the samples were generated for."""
-    space = inputs.space
-    metrics = fidelity_metrics(samples, inputs.reference, space, inputs.reference_name,
-                               inputs.cache, batch_size)
-    metrics.update(fid_extractor=space.extractor, fid_samples=len(samples),
-                   fid_reference=len(inputs.reference),
-                   classifier_accuracy=space.classifier_accuracy)
-    if labels is not None and space.extractor == "classifier":
-        metrics["conditional_accuracy"] = conditional_accuracy(load_classifier(space.weights),
-                                                               samples, labels)
-    return metrics
+    """Every sample-quality number of a run (metrics.json's scalars), of `samples` (images in
+    [0, 1] or uint8) against the run's reference: with intervals, density/coverage, the copy
+    and collapse flags, FD/KID in the second space (judge.judge_samples); conditional
+    accuracy where `labels` are the classes the samples were generated for."""
+    return judge_samples(samples, inputs, batch_size, labels).metrics
 
 
 def measure(model: models.GenerativeModel, run: RunConfig,
@@ -89,7 +79,8 @@ def measure(model: models.GenerativeModel, run: RunConfig,
     samples, metrics["sample_images_per_second"] = generate(model, e.fid_samples, e.batch_size,
                                                             seed=run.seed)
     labels = (torch.arange(len(samples)) % model.num_classes) if model.conditional else None
-    metrics.update(sample_quality(samples, inputs, e.batch_size, labels))
+    judgement = judge_samples(samples, inputs, e.batch_size, labels)
+    metrics.update(judgement.metrics)
     if model.reconstructs:
         torch.manual_seed(run.seed)
         metrics.update(reconstruction_metrics(model, held_out.images, held_out.labels,
@@ -103,5 +94,8 @@ def measure(model: models.GenerativeModel, run: RunConfig,
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         log.warning("%s: non-finite metrics %s", run.run_id, bad)
-    visuals = run_visuals(model, held_out, samples, run.seed) if e.visuals else {}
+    visuals = {}
+    if e.visuals:
+        visuals = run_visuals(model, held_out, samples, run.seed)
+        visuals.update(judge_visuals(judgement, samples, inputs.copy_candidates))
     return metrics, visuals

@@ -3,8 +3,8 @@
 Order of work: validate everything (configuration, data availability, FID
 weights) before any training; then for each job that is not complete, train
 (resuming a checkpoint) and evaluate. A failed job records its error and the
-suite goes on. Shared per-dataset work (the FID classifier, the real
-features) is done once, in this process, before jobs fan out to an executor
+suite goes on. Shared per-dataset work (the FID classifier, the encoder, the real
+features, the calibration) is done once, in this process, before jobs fan out to an executor
 (executors/: local processes, or Ray).
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from genbench.benchmarks import executors, store
+from genbench.benchmarks.calibration import calibration_entry
 from genbench.benchmarks.executors import Executor, Job, Shared
-from genbench.benchmarks.inputs import inputs_for, inputs_key
+from genbench.benchmarks.inputs import inputs_for, inputs_key, ssl_settings
 from genbench.benchmarks.suite import Suite
 from genbench.config import RunConfig
 from genbench.io import atomic_write_json
@@ -40,13 +41,15 @@ class SuiteResult:
 
 
 def prepare_shared(runs: list[RunConfig]) -> Shared:
-    """Per-dataset work shared by jobs: load (and cache) the data, the FID classifier and
-    the real features, so that missing data fails now, and workers never race on caches.
+    """Per-dataset work shared by jobs: load (and cache) the data, the FID classifier, the
+    self-supervised encoder and the real features (reference and copy candidates), so that
+    missing data fails now, and workers never race on caches.
 
     Returns the data, the cache files jobs read (for executors without a shared file
-    system), and the FID floors, one per distinct shared setting (dataset, options, training
-    images, feature space, sample count): the metrics of real training images against the
-    reference, the floor that any model's FID in that setting should be read against.
+    system), and per distinct shared setting (dataset, options, training images, feature
+    space, sample count) the FID floor (the metrics of real training images against the
+    reference, the floor any model's FID in that setting should be read against) and the
+    calibration (benchmarks/calibration.py), one entry per feature space.
     """
     shared = Shared(floors=[])
     for run in runs:
@@ -55,19 +58,27 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
             continue
         inputs = inputs_for(run)
         shared.splits[key] = (inputs.train, inputs.test)
-        space, reference = inputs.space, inputs.reference
+        space, reference, batch = inputs.space, inputs.reference, run.eval.batch_size
         # The real data's own FID against the reference: the floor any model could reach.
         floor = fidelity_metrics(inputs.train.images[:len(reference)], reference, space,
-                                 inputs.reference_name, inputs.cache, run.eval.batch_size)
-        shared.add_cache_files(inputs.cache,
-                               cached_files(space, inputs.reference_name, inputs.cache))
+                                 inputs.reference_name, inputs.cache, batch)
+        inputs.train_features(batch)
+        inputs.reference_features(batch, inputs.ssl_space)
+        shared.add_cache_files(inputs.cache, [
+            *cached_files(space, inputs.reference_name, inputs.cache),
+            *cached_files(space, inputs.train_name, inputs.cache),
+            *cached_files(inputs.ssl_space, inputs.reference_name, inputs.cache)])
         classifier = space.extractor == "classifier"
-        shared.floors.append({"dataset": run.data.name, "options": dict(run.data.options),
-                              "max_train": run.data.max_train, "fid_extractor": space.extractor,
+        identity = {"dataset": run.data.name, "options": dict(run.data.options),
+                    "max_train": run.data.max_train}
+        shared.floors.append({**identity, "fid_extractor": space.extractor,
                               "fid_samples": len(reference),
                               "classifier_epochs": run.eval.classifier_epochs if classifier
                               else None,
                               "classifier_accuracy": space.classifier_accuracy, **floor})
+        shared.calibration += calibration_entry(
+            inputs, {**identity, "selfsupervised_steps": ssl_settings(run, inputs.train).steps},
+            batch)
     return shared
 
 
@@ -94,7 +105,8 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
         with store.locked(out):
             ids = store.record_suite(out, suite.name,
                                      {j.run_id: j.run.to_dict() for j in planned}, force)
-            atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors})
+            atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors,
+                                                      "calibration": shared.calibration})
             result = SuiteResult(out, ids)
             todo = []
             for job in planned:

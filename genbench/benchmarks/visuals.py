@@ -13,10 +13,12 @@ import torch
 from scipy.stats import norm
 from sklearn.manifold import TSNE
 
+from genbench.benchmarks.judge import Judgement, as_images
 from genbench.datasets import ImageData, to_float, to_uint8
 from genbench.models import GenerativeModel, decodes
 
 GRID = 15  # the seed's decoded uniform grid of the 2-D latent space: GRID x GRID images
+GALLERY = 8  # rows of the nearest-neighbour gallery: the samples nearest a training image
 
 
 @torch.no_grad()
@@ -44,6 +46,22 @@ def run_visuals(model: GenerativeModel, test: ImageData, samples: torch.Tensor,
         _, frames = model.denoise(4, keep=8)
         out["denoising"] = to_uint8(torch.stack(frames, 1).float()).cpu()  # [4, 8, C, H, W]
     return out
+
+
+def judge_visuals(judgement: Judgement, samples: torch.Tensor,
+                  candidates: torch.Tensor) -> dict[str, Any]:
+    """The copy test's evidence for the memorisation figure (each sample's distance to its
+    nearest training image, and the held-out images' distances), and the gallery: the
+    GALLERY samples nearest to a training image, each beside its nearest training images
+    (`candidates`: the images the test compared with), uint8 [GALLERY, 1 + k, C, H, W]."""
+    copies = judgement.copies
+    closest = copies.sample_distances.argsort()[:GALLERY]
+    gallery = torch.cat([as_images(samples)[closest].unsqueeze(1),
+                         candidates[copies.nearest[closest]]], 1)
+    return {"copy_distances": copies.sample_distances.clone(),
+            "copy_heldout_distances": copies.heldout_distances.clone(),
+            "copy_threshold": copies.threshold, "copy_nearest": copies.nearest[closest].clone(),
+            "copy_gallery_index": closest, "gallery": gallery.clone()}
 
 
 def latent_map(model: GenerativeModel, test: ImageData, seed: int,

@@ -76,9 +76,12 @@ def training_curves(runs: pd.DataFrame, curves: dict[str, pd.DataFrame],
     return fig
 
 
-def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
+def sample_bars(table: Table, colours: dict[str, tuple],
+                references: dict[str, float] | None = None) -> Figure | None:
     """FID, precision and recall of one feature space as horizontal bars, best FID on top,
-    with each value's interval (± std over seeds, or the evaluation's interval)."""
+    with each value's interval (± std over seeds, or the evaluation's interval); on the FID
+    panel, `references` (the calibration's FIDs by name) as dotted lines, those within the
+    bars' range."""
     columns = [c for c in table.values.columns if c.startswith("FID")][:1] + [
         c for c in ("precision", "recall") if c in table.values]
     if not columns or table.values[columns[0]].notna().sum() == 0:
@@ -93,11 +96,22 @@ def sample_bars(table: Table, colours: dict[str, tuple]) -> Figure | None:
                                 (table.high.loc[order, column] - values).fillna(0).clip(0)])
         ax.barh(range(len(order)), values.fillna(0), xerr=spread,
                 color=[colours[m] for m in order], capsize=4)
+        if column == columns[0] and references:
+            _reference_lines(ax, references, float(values.max()) * 1.5)
         better = "lower" if table.better.get(column) == "low" else "higher"
         ax.set_title(f"{column.split(' [')[0]} ({better} is better)")
         ax.set_yticks(range(len(order)), list(order))
     axes[0].set_xlabel(table.title.removeprefix("Sample quality ").strip("[]") + " features")
     return fig
+
+
+def _reference_lines(ax, references: dict[str, float], limit: float) -> None:
+    for name, value in references.items():
+        if 0 <= value <= limit:
+            ax.axvline(value, color="grey", linestyle=":", linewidth=1.5)
+            ax.annotate(name, (value, 1), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", rotation=90, ha="left", va="top",
+                        fontsize="x-small", color="grey")
 
 
 def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genbench.reports import charts, images, ties
+from genbench.reports import charts, images, memorization, ties
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
@@ -78,9 +78,11 @@ def plans(e: Evidence) -> list[Plan]:
                     f" to {max(seconds, default=0):.0f} s of training",
                     lambda: images.progress_strips(first, e.visuals)))
     if samples is not None:
-        out.append(Plan("sample-quality", "FID, precision and recall", samples.caption,
+        out.append(Plan("sample-quality", "FID, precision and recall", samples.caption
+                        + " Dotted: real images of the calibration, measured the same way.",
                         _leader_text(e.tables, "samples", "FID"),
-                        lambda: charts.sample_bars(samples, e.colours)))
+                        lambda: charts.sample_bars(samples, e.colours, _references(e, samples))))
+    out += _judge_plans(e, first)
     out += [
         Plan("reconstructions", "Reconstructions of held-out images",
              "Held-out images (top row) and each model's reconstructions",
@@ -112,6 +114,46 @@ def plans(e: Evidence) -> list[Plan]:
              "Each row: one sample, from pure noise (left) through the DDIM steps to the image",
              lambda: images.image_rows(first, e.visuals, "denoising", "denoising")),
     ]
+    return out
+
+
+REFERENCE_ROWS = ("held-out (the floor)", "blur σ=0.5", "blur σ=1", "noise σ=0.05",
+                  "noise σ=0.15")  # the calibration's FIDs drawn on the sample-quality figure
+
+
+def _references(e: Evidence, samples: Table) -> dict[str, float]:
+    """The calibration's FIDs in the sample-quality table's space, by row name."""
+    space = samples.title.removeprefix("Sample quality ")
+    table = next((t for t in e.tables if t.key == "calibration"
+                  and t.title.endswith(space)), None)
+    column = next((c for c in table.values.columns if c.startswith("FID")), None) \
+        if table is not None else None
+    if column is None:
+        return {}
+    values = table.values[column]
+    return {row.split(" (")[0]: float(values[row]) for row in REFERENCE_ROWS
+            if row in values.index and pd.notna(values[row])}
+
+
+def _judge_plans(e: Evidence, first: pd.DataFrame) -> list[Plan]:
+    """The calibration tables as slides, the memorisation figure and the gallery."""
+    out = [Plan(f"calibration-{t.title.split('[')[1].split(',')[0]}", t.title, t.caption,
+                "Real images, disturbed, measured like the samples: where each model sits",
+                lambda t=t: charts.table_figure(t), in_document=False)
+           for t in e.tables if t.key == "calibration"]
+    out.append(Plan("memorization", "Did any model copy its training set?",
+                    "Per model, the fraction of its samples within a distance (in the run's "
+                    "feature space) of their nearest training image; black: held-out real "
+                    "images, which no model saw. A model that copies lies left of the black "
+                    "line; dotted: the copy threshold (the held-out distances' 1st percentile).",
+                    memorization.takeaway(e.runs),
+                    lambda: memorization.distance_cdfs(e.runs, e.visuals, e.colours)))
+    out.append(Plan("gallery", "Samples beside their nearest training images",
+                    "Per model, its samples nearest to a training image (left column), each "
+                    "beside its three nearest training images, nearest first",
+                    "Left: a sample; right: the training images nearest to it",
+                    lambda: images.image_rows(first, e.visuals, "gallery",
+                                              "nearest training images")))
     return out
 
 

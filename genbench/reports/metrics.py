@@ -31,6 +31,8 @@ class Metric:
     needs: tuple[str, ...] = ()  # the stored keys `derive` reads
     pattern: bool = False  # key is a prefix, followed by an integer k
     scientific: bool = False  # '1.6e13' (FLOPs), with `decimals` significant digits
+    space: str | None = None  # measured in this feature space, not the run's (own table)
+    flag: str | None = None  # a boolean key whose truth is written beside the value
 
     def number(self, value: float) -> str:
         return (scientific(value, self.decimals) if self.scientific
@@ -56,7 +58,14 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("kid", "KID", "samples", "low", 4),
     Metric("precision", "precision", "samples", "high", 3),
     Metric("recall", "recall", "samples", "high", 3),
+    Metric("density", "density", "samples", None, 3),  # ~1 for real images: no direction
+    Metric("coverage", "coverage", "samples", "high", 3, flag="collapsed"),
     Metric("conditional_accuracy", "cond. accuracy", "samples", "high", 3),
+    Metric("copy_fraction", "copies", "samples", None, 3, flag="copying"),
+    Metric("duplicate_fraction", "duplicates", "samples", None, 3, in_table=False),
+    Metric("copy_meehan_z", "copy z (Meehan)", "samples", None, 1, in_table=False),
+    Metric("fid_selfsupervised", "FD", "samples", "low", 2, space="selfsupervised"),
+    Metric("kid_selfsupervised", "KID", "samples", "low", 4, space="selfsupervised"),
     Metric("mse", "MSE", "reconstruction", "low", 4, headline="Best reconstructions"),
     Metric("bce", "BCE (nats)", "reconstruction", "low", 1),
     Metric("psnr", "PSNR (dB)", "reconstruction", "high", 2),
@@ -77,6 +86,9 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("flops_per_step", "FLOPs/step", "cost", None, 3, unit="FLOPs", per_seed=False,
            in_table=False, scientific=True),
 )
+
+
+FLAGS = tuple(m.flag for m in REGISTRY if m.flag)  # "collapsed", "copying"
 
 
 def _k(key: str, prefix: str) -> int | None:

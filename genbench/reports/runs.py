@@ -118,3 +118,15 @@ def reference_for(entries: list[dict[str, Any]], dataset: str, extractor: str | 
     same = [e for e in mine if e.get("fid_extractor") == extractor
             and (n is None or e.get("fid_samples") == n)]
     return (same or mine or [None])[0]
+
+
+def load_calibration(out: Path) -> list[dict[str, Any]]:
+    """reference.json's calibration entries (dataset, feature space, n, rows of real images
+    measured as samples); [] for suites written before genbench calibrated its judge."""
+    try:
+        data = read_json(out / store.REFERENCE)
+    except (FileNotFoundError, CorruptFileError):
+        return []
+    entries = data.get("calibration") if isinstance(data, dict) else None
+    return [e for e in entries if isinstance(e, dict) and "dataset" in e] \
+        if isinstance(entries, list) else []

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.reports import ties
-from genbench.reports.metrics import Metric, present
+from genbench.reports.metrics import FLAGS, Metric, present
 from genbench.reports.notes import machine_note, memory_measure
 from genbench.reports.notes import note as _note
 
@@ -24,7 +24,7 @@ IDENTITY = ["model", "family", "dataset"]
 # Descriptions that hold per run and are shown in headers and captions, not averaged.
 NOTES = ("fid_extractor", "fid_samples", "fid_reference", "kid_subset", "peak_memory_measure",
          "likelihood_convention", "likelihood_reference", "classifier_accuracy", "num_test",
-         "device", "machine", "threads")
+         "device", "machine", "threads", "copy_candidates", "copy_percentile", "bootstrap_rounds")
 
 
 def fidelity_space(row: pd.Series) -> str:
@@ -52,6 +52,10 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
     if intervals:
         out = out.join(grouped[intervals].mean())
     out = out.join(grouped[[k for k in NOTES if k in frame]].first())
+    flags = [k for k in FLAGS if k in frame]
+    if flags:  # flagged in any seed: 1.0
+        out = out.join(frame[flags].astype(float).groupby(
+            [frame[k] for k in IDENTITY + ["space"]], sort=False).max())
     if "stopped" in frame:
         out["stopped"] = grouped["stopped"].agg(_joined)
     out["seeds"] = grouped.size()
@@ -105,14 +109,17 @@ class Table:
         return out
 
 
-def question_tables(summary_frame: pd.DataFrame, dataset: str,
-                    floor: dict | None = None) -> list[Table]:
-    """The dataset's tables: sample quality (one per feature space), reconstruction,
-    likelihood, cost. Tables without any value are left out."""
+def question_tables(summary_frame: pd.DataFrame, dataset: str, floor: dict | None = None,
+                    calibration: list[dict] | None = None) -> list[Table]:
+    """The dataset's tables: sample quality (per feature space, each with its calibration
+    where reference.json has one), reconstruction, likelihood, cost. Tables without any
+    value are left out."""
+    from genbench.reports.samples import sample_tables  # it builds on this module's Table
+
     frame = summary_frame[summary_frame["dataset"] == dataset]
     spread = spread_note(frame)
-    tables = [sample_table(part, space, floor, spread)
-              for space, part in frame.groupby("space", sort=False)]
+    tables = [t for space, part in frame.groupby("space", sort=False)
+              for t in sample_tables(part, space, floor, spread, calibration or [])]
     per_model = frame.drop_duplicates("model")
     tables.append(_table("reconstruction", "Reconstruction", per_model, "reconstruction",
                          "Held-out images through each model: MSE per pixel and BCE in nats "
@@ -129,39 +136,6 @@ def spread_note(frame: pd.DataFrame) -> str:
     count = (f"{int(seeds.max())} seeds" if seeds.nunique() == 1 else
              f"{int(seeds.min())} to {int(seeds.max())} seeds (the count in brackets)")
     return f" Mean ± sample std (ddof=1) over {count}."
-
-
-def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str) -> Table:
-    subset = _note(part, "kid_subset")
-    kid_space = f"{space}, subsets of {int(subset)}" if subset else space
-    titles = {"fid": f"FID [{space}]", "kid": f"KID [{kid_space}]"}
-    extractor, reference = _note(part, "fid_extractor"), _note(part, "fid_reference")
-    caption = (f"Generated samples against {int(reference) if reference else 'the'} held-out "
-               f"images in {extractor} features: FID and KID, lower is better; precision and "
-               "recall, higher is better.")
-    if "conditional_accuracy" in part and part["conditional_accuracy"].notna().any():
-        caption += " Cond. accuracy: the classifier's accuracy on label-conditioned samples."
-    if floor:
-        caption += f" Real training images score FID {floor['fid']:.2f} here (the floor)."
-    accuracy = (floor or {}).get("classifier_accuracy") or _note(part, "classifier_accuracy")
-    if extractor == "classifier" and accuracy:
-        caption += f" The feature classifier's test accuracy: {accuracy:.2%}."
-    basis = final_basis(part)
-    table = _table("samples", f"Sample quality [{space}]", part, "samples",
-                   caption + (f" Compared at {basis}." if basis else "") + spread, titles)
-    table.basis = basis
-    return table
-
-
-def final_basis(part: pd.DataFrame) -> str:
-    """'final weights after 60 s to 480 s of training, each model's own budget'."""
-    if "train_seconds" not in part or part["train_seconds"].isna().all():
-        return ""
-    low, high = part["train_seconds"].min(), part["train_seconds"].max()
-    if high <= low * 1.02:
-        return f"final weights after {low:,.0f} s of training each"
-    return (f"final weights after {low:,.0f} s to {high:,.0f} s of training, each model's "
-            "own budget")
 
 
 def likelihood_table(per_model: pd.DataFrame, spread: str) -> Table:
@@ -199,7 +173,8 @@ def _column(by_model: pd.DataFrame, key: str) -> pd.Series | None:
 
 
 def _table(key: str, title: str, frame: pd.DataFrame, question: str, caption: str,
-           titles: dict[str, str] | None = None) -> Table:
+           titles: dict[str, str] | None = None, space: str | None = None) -> Table:
+    """The question's registry metrics measured in `space` (None: the run's own space)."""
     rows = list(dict.fromkeys(frame["model"]))
     by_model = frame.drop_duplicates("model").set_index("model").reindex(rows)
     index = pd.Index(rows, name="model")
@@ -208,7 +183,7 @@ def _table(key: str, title: str, frame: pd.DataFrame, question: str, caption: st
     better, entries, shown_interval = {}, {}, False
     counts_differ = by_model["seeds"].nunique() > 1
     for metric in present(by_model, question, tables_only=True):
-        if by_model[metric.key].isna().all():
+        if metric.space != space or by_model[metric.key].isna().all():
             continue
         column = (titles or {}).get(metric.key, metric.title)
         seeds = by_model["seeds"] if metric.per_seed else pd.Series(1, index=index)
@@ -220,6 +195,9 @@ def _table(key: str, title: str, frame: pd.DataFrame, question: str, caption: st
                                       metric.number) for
                          v, s, n, a, b in zip(values[column], std, seeds, _or_nan(lo, index),
                                               _or_nan(hi, index), strict=True)]
+        if metric.flag in by_model:  # 'copying', 'collapsed' beside the value
+            flagged = by_model[metric.flag].astype(float).fillna(0) > 0
+            cells.loc[flagged, column] = cells.loc[flagged, column] + f" ({metric.flag})"
         shown_interval |= bool(lo is not None and ((seeds <= 1) & lo.notna()).any())
         better[column], entries[column] = metric.better, metric
     if shown_interval:

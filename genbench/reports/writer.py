@@ -23,7 +23,17 @@ import pandas as pd
 from genbench.benchmarks import store
 from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, read_json
-from genbench.reports import figures, headline, metrics, notes, quality, runs, style, tables
+from genbench.reports import (
+    figures,
+    headline,
+    metrics,
+    notes,
+    quality,
+    runs,
+    samples,
+    style,
+    tables,
+)
 from genbench.reports.content import Section, Shown
 from genbench.reports.html import report_html
 from genbench.reports.markdown import report_markdown
@@ -96,15 +106,20 @@ def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
     first = part.iloc[0]
     floor = runs.reference_for(reference, dataset, first.get("fid_extractor"),
                                first.get("fid_samples"))
-    shown = tables.question_tables(summary, dataset, floor)
+    shown = tables.question_tables(summary, dataset, floor, runs.load_calibration(out))
     read_off = quality.dataset_curves(curves, dataset, notes.machine_note(part))
     verdicts = []
     if read_off is not None:
-        shown[1:1] = read_off.tables  # right after sample quality
+        judged = next((i for i, t in enumerate(shown)
+                       if not t.key.startswith(("samples", "calibration"))), len(shown))
+        shown[judged:judged] = read_off.tables  # right after sample quality and calibration
         verdicts = [read_off.verdict("seconds")] + (
             [f"In training FLOPs: {_lower(read_off.verdict('flops'))}"]
             if read_off.verdict("flops") else [])
     found, sentences = headline.headline(shown, " ".join(v for v in verdicts if v))
+    mine = summary[summary["dataset"] == dataset]
+    sentences += [s for s in (samples.flag_sentence(mine), samples.agreement_sentence(mine))
+                  if s]
     for table in shown:
         slug = re.sub(r"[^a-z0-9]+", "-", table.title.lower()).strip("-")
         atomic_write_text(out / "tables" / f"{dataset}-{slug}.csv", table.cells.to_csv())
@@ -158,6 +173,9 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     long = long.reset_index(drop=True)
     sample = long["question"] == "samples"
     long.loc[~sample, notes_] = None
+    if "fid_extractor" in long:  # metrics of the second space: its name, not the run's space
+        elsewhere = long["metric"].map(lambda k: getattr(metrics.metric(k), "space", None))
+        long["fid_extractor"] = elsewhere.where(elsewhere.notna(), long["fid_extractor"])
     return long.rename(columns={"fid_extractor": "extractor", "fid_samples": "n"})
 
 

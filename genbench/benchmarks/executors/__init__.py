@@ -53,11 +53,14 @@ class Shared:
     files: the cache files jobs read (classifier weights, real features), by their path
         relative to the data cache; an executor without a shared file system copies them.
     splits: the (train, test) splits of every run's inputs, by inputs.inputs_key.
+    calibration: per shared setting and feature space, disturbed real images measured like
+        samples (reference.json's calibration; benchmarks/calibration.py).
     """
 
     floors: list[dict[str, Any]]
     files: dict[str, Path] = field(default_factory=dict)
     splits: dict[str, Splits] = field(default_factory=dict)
+    calibration: list[dict[str, Any]] = field(default_factory=list)
 
     def add_cache_files(self, cache: Path, paths: list[Path]) -> None:
         """Files under the data cache `cache` that jobs read: a worker gets copies."""

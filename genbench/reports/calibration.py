@@ -1,0 +1,70 @@
+"""The calibration table of a dataset and feature space: real images (held out, blurred,
+noised, of half the classes, training copies) measured exactly as the models' samples are
+(reference.json's `calibration`, written by benchmarks/calibration.py), so that a reader can
+place a model's FID between "slight" and "visible" damage. No value is bold: these are
+reference points, not entries of a ranking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from genbench.reports.metrics import metric
+from genbench.reports.tables import Table, format_value
+
+COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "copy_fraction")
+SETS = {"held-out": "held-out (the floor)", "training images": "training images (copying)"}
+
+
+def entry_for(entries: list[dict], dataset: str, extractor: str | None,
+              n: int | None) -> dict | None:
+    """The calibration entry of a dataset in a feature space at n samples."""
+    return next((e for e in entries if e.get("dataset") == dataset
+                 and e.get("fid_extractor") == extractor
+                 and (n is None or e.get("fid_samples") == n)), None)
+
+
+def calibration_table(entries: list[dict], part: pd.DataFrame, extractor: str | None,
+                      n: float | None) -> Table | None:
+    """The table of the calibration entry matching `part`'s dataset, `extractor` and n; None
+    without one (runs of an older genbench, or a held-out split too small)."""
+    if part.empty or n is None:
+        return None
+    entry = entry_for(entries, str(part["dataset"].iloc[0]), extractor, int(n))
+    if entry is None or not entry.get("rows"):
+        return None
+    rows = pd.DataFrame(entry["rows"]).set_index("set")
+    rows.index = pd.Index([SETS.get(s, s) for s in rows.index], name="real images")
+    space = f"{extractor}, n={int(n)}"
+    cells, values = pd.DataFrame(index=rows.index), pd.DataFrame(index=rows.index)
+    for key in COLUMNS:
+        if key not in rows or rows[key].isna().all():
+            continue
+        entry_ = metric(key)
+        title = f"{entry_.title} [{space}]" if key in ("fid", "kid") else entry_.title
+        if key == "fid" and extractor == "selfsupervised":
+            title = f"FD [{space}]"
+        values[title] = rows[key].astype(float)
+        cells[title] = [format_value(v, decimals=entry_.decimals) for v in values[title]]
+        if entry_.flag in rows:
+            flagged = rows[entry_.flag].fillna(False).astype(bool)
+            cells.loc[flagged, title] = cells.loc[flagged, title] + f" ({entry_.flag})"
+    return Table("calibration", f"Calibration [{space}]", caption(entry, extractor, n),
+                 cells, values.replace({None: np.nan}))
+
+
+def caption(entry: dict, extractor: str | None, n: float) -> str:
+    text = (f"What the numbers mean: {int(n):,} real images measured exactly as the samples "
+            f"are (against the same reference, in {extractor} features): held-out images "
+            "outside the reference (the floor a perfect model reaches at this n), blurred "
+            "(Gaussian σ in pixels), noised (Gaussian σ as a fraction of the pixel range), "
+            "of half the classes (dropped modes: recall and coverage fall), and training "
+            "images (a model that copies: FID cannot tell).")
+    if "copy_fraction" in {k for row in entry["rows"] for k in row}:
+        text += (" Copies: as in the sample-quality table, against the first "
+                 f"{int(entry.get('copy_candidates', 0)):,} training images; only the training"
+                 " images are to be flagged 'copying'.")
+    if extractor == "selfsupervised" and entry.get("selfsupervised_steps"):
+        text += f" The encoder trained for {int(entry['selfsupervised_steps'])} steps."
+    return text

@@ -1,0 +1,138 @@
+"""The judge through the pipeline and in the report: intervals, density/coverage, the copy and
+collapse flags, the self-supervised space with the rank agreement, the calibration table with
+the training-copy row flagged. One tiny suite on generated sprites, shared by the module."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from conftest import TINY_SETTINGS
+
+from genbench.benchmarks import store
+from genbench.benchmarks.evaluate import sample_quality
+from genbench.benchmarks.inputs import inputs_for, inputs_key
+from genbench.benchmarks.suite import load_suite
+from genbench.cli import main
+
+SUITE = """
+name = "judged"
+models = ["ae", "vae"]
+datasets = ["sprites"]
+seeds = [0]
+""" + TINY_SETTINGS
+N = 200  # fid_samples of TINY_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("judged")
+    suite = tmp / "judged.toml"
+    suite.write_text(SUITE.format(device="cpu"))
+    assert main(["benchmark", "--suite", str(suite), "--out", str(tmp / "out"), "--quiet"]) == 0
+    return suite, tmp / "out"
+
+
+@pytest.fixture(scope="module")
+def inputs(judged):
+    return inputs_for(load_suite(judged[0]).runs()[0])
+
+
+def test_every_run_has_intervals_density_copies_and_the_second_space(judged):
+    _, out = judged
+    for run in ("ae-sprites-s0", "vae-sprites-s0"):
+        m = json.loads((store.run_dir(out, run) / store.METRICS).read_text())
+        for key in ("fid", "kid", "precision", "recall", "density", "coverage",
+                    "fid_selfsupervised", "kid_selfsupervised"):
+            assert m[f"{key}_lo"] <= m[key] <= m[f"{key}_hi"], (run, key)
+        assert m["bootstrap_rounds"] == 100 and m["copy_candidates"] == 512
+        assert not m["copying"] and m["copy_fraction"] < 0.05
+        assert {"collapsed", "duplicate_fraction", "copy_threshold"} <= set(m)
+        visuals = torch.load(store.run_dir(out, run) / store.VISUALS, weights_only=False)
+        assert visuals["gallery"].shape == (8, 4, 1, 28, 28)
+        assert visuals["gallery"].dtype == torch.uint8
+        assert visuals["copy_distances"].shape == (N,)
+        # the gallery's sample column holds the samples nearest to a training image
+        nearest = visuals["copy_distances"].sort().values[:8]
+        assert torch.equal(visuals["copy_distances"][visuals["copy_gallery_index"]], nearest)
+
+
+def test_reference_holds_floors_and_calibration_in_both_spaces(judged):
+    _, out = judged
+    reference = json.loads((out / store.REFERENCE).read_text())
+    assert [f["fid_extractor"] for f in reference["fid_floors"]] == ["classifier"]
+    entries = {e["fid_extractor"]: e for e in reference["calibration"]}
+    assert set(entries) == {"classifier", "selfsupervised"}
+    rows = {r["set"]: r for r in entries["classifier"]["rows"]}
+    assert list(rows) == ["held-out", "blur σ=0.5", "blur σ=1", "blur σ=2", "noise σ=0.05",
+                          "noise σ=0.15", "noise σ=0.3", "half the classes", "training images"]
+    assert rows["training images"]["copying"] and rows["training images"]["copy_fraction"] == 1
+    assert not any(r["copying"] for name, r in rows.items() if name != "training images")
+    noise = [rows[f"noise σ={s}"]["fid"] for s in ("0.05", "0.15", "0.3")]
+    assert noise == sorted(noise)
+    assert all(r["fid_samples"] == N for r in entries.values())
+
+
+def test_report_shows_intervals_calibration_copies_and_rank_agreement(judged):
+    _, out = judged
+    text = (out / "report.md").read_text()
+    for heading in ("### Sample quality [classifier, n=200]", "### Calibration [classifier, "
+                    "n=200]", "### Sample quality [selfsupervised, n=200]",
+                    "### Calibration [selfsupervised, n=200]"):
+        assert heading in text, heading
+    samples = text[text.index("### Sample quality [classifier"):text.index("### Calibration")]
+    header = next(line for line in samples.splitlines() if line.startswith("| model"))
+    assert all(c in header for c in ("FID [classifier, n=200]", "density", "coverage",
+                                     "copies"))
+    vae = next(line for line in samples.splitlines() if line.startswith("| vae"))
+    assert vae.count("[") >= 6  # an interval on FID, KID, precision, recall, density, coverage
+    assert "(copying)" not in samples
+    calibration = text[text.index("### Calibration [classifier"):
+                       text.index("### Sample quality [selfsupervised")]
+    rows = {line.split("|")[1].strip(): line for line in calibration.splitlines()
+            if line.startswith("| ")}
+    assert "(copying)" in rows["training images (copying)"].split("|")[-2]
+    assert "(copying)" not in rows["held-out (the floor)"]
+    assert "Kendall's τ" in text
+    for figure in ("memorization", "gallery", "calibration-classifier"):
+        assert (out / "figures" / f"sprites-{figure}.png").stat().st_size > 0, figure
+    long = pd.read_csv(out / "results-long.csv")
+    assert set(long.loc[long["metric"] == "fid_selfsupervised", "extractor"]) == \
+        {"selfsupervised"}
+    assert set(long.loc[long["metric"] == "density", "extractor"]) == {"classifier"}
+
+
+def test_sample_quality_flags_copies_and_collapse_and_passes_held_out_images(inputs):
+    copies = sample_quality(inputs.train.images[:N], inputs, 100)
+    assert copies["copying"] and copies["copy_fraction"] == 1.0
+    assert copies["fid"] <= copies["fid_hi"]  # FID cannot see it: only the copy test does
+    repeated = sample_quality(inputs.test.images[N + 7:N + 8].expand(N, -1, -1, -1), inputs, 100)
+    assert repeated["collapsed"] and repeated["duplicate_fraction"] == 1.0
+    assert repeated["coverage"] < 0.05
+    held_out = sample_quality(inputs.test.images[N:2 * N], inputs, 100)
+    assert not held_out["copying"] and not held_out["collapsed"]
+    assert held_out["coverage"] > repeated["coverage"] + 0.5
+
+
+def test_shared_cache_files_suffice_for_a_worker(judged, tmp_path, monkeypatch):
+    """A worker holding only the shipped cache files judges samples without training or
+    extracting anything again (the encoder and every real feature come with it)."""
+    from genbench.benchmarks.runner import prepare_shared
+
+    run = load_suite(judged[0]).runs()[0]
+    shared = prepare_shared([run])
+    names = set(shared.files)
+    assert any(n.startswith("encoders/") for n in names)
+    worker = tmp_path / "worker-cache"
+    for name, path in shared.files.items():
+        (worker / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, worker / name)
+    monkeypatch.setenv("GENBENCH_CACHE", str(worker))
+    splits = shared.splits[inputs_key(run)]
+    worker_inputs = inputs_for(run, splits)
+    sample_quality(splits[1].images[N:2 * N], worker_inputs, 100)
+    assert {str(p.relative_to(worker)) for p in worker.rglob("*") if p.is_file()} == names
