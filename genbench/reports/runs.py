@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.benchmarks import store
+from genbench.benchmarks.score import SOURCE as SCORED
 from genbench.io import CorruptFileError, read_json, torch_load
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ def collect(out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
                                           "the benchmark to measure this run again"})
                 continue
             capabilities = metrics.pop("capabilities", {})
+            if metrics.get("source") == SCORED:  # samples made elsewhere: said in every row
+                metrics["model"] = f"{metrics['model']} (scored)"
             rows.append({**metrics, **{f"can_{k}": v for k, v in capabilities.items()},
                          "status": "done"})
         elif state == "failed":

@@ -24,7 +24,8 @@ IDENTITY = ["model", "family", "dataset"]
 # Descriptions that hold per run and are shown in headers and captions, not averaged.
 NOTES = ("fid_extractor", "fid_samples", "fid_reference", "kid_subset", "peak_memory_measure",
          "likelihood_convention", "likelihood_reference", "classifier_accuracy", "num_test",
-         "device", "machine", "threads", "copy_candidates", "copy_percentile", "bootstrap_rounds")
+         "device", "machine", "threads", "copy_candidates", "copy_percentile", "bootstrap_rounds",
+         "stop_rule")
 
 
 def fidelity_space(row: pd.Series) -> str:
@@ -160,6 +161,8 @@ def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
                     " and backward (elementwise work is not counted).")
     if "stopped" in per_model and per_model["stopped"].notna().any():
         caption += " Stopped: why training ended (its curve flat since a point, or the cap)."
+        rules = per_model["stop_rule"].dropna().unique() if "stop_rule" in per_model else []
+        caption += "".join(f" Stop rule: {rule}." for rule in rules)
     table = _table("cost", "Cost", per_model, "cost", caption + machine_note(per_model) + spread,
                    {"peak_memory_mb": f"peak MB ({measure})"})
     if "stopped" in per_model and per_model["stopped"].notna().any():
