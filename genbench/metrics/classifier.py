@@ -75,7 +75,7 @@ class DatasetClassifier(nn.Module):
 
 @dataclass
 class ClassifierSettings:
-    # 6 epochs of 469 steps: 99.5% on MNIST's test digits, 92.7% on Fashion-MNIST's
+    # 6 epochs of 468 steps on MNIST and Fashion-MNIST: 92.0% on Fashion's test split (2: 89.2%)
     epochs: int = 6
     max_steps: int = 3000  # caps the cost on large training sets (CelebA)
     batch_size: int = 128
