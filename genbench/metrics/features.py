@@ -38,19 +38,10 @@ class FidelityError(GenbenchError, RuntimeError):
     """A feature extractor cannot be built (weights missing, damaged or not downloadable)."""
 
 
-class ClassifierFeatures(FeatureExtractorBase):
-    """torch-fidelity view of a genbench dataset classifier (weights path required)."""
-
-    def __init__(self, name: str, features_list: list[str],
-                 feature_extractor_weights_path: str | None = None, **kwargs) -> None:
-        super().__init__(name, features_list)
-        if feature_extractor_weights_path is None:
-            raise FidelityError("the classifier feature extractor needs its weights file")
-        self.net = load_classifier(feature_extractor_weights_path).for_inference()
-
-    @staticmethod
-    def get_provided_features_list() -> tuple[str, ...]:
-        return ("features", "logits")
+class NetFeatures(FeatureExtractorBase):
+    """torch-fidelity's view of a network genbench trains (the dataset classifier, the
+    self-supervised encoder): one weights file, features from the layer named "features",
+    never compiled."""
 
     @staticmethod
     def get_default_feature_layer_for_metric(metric: str) -> str:
@@ -63,6 +54,21 @@ class ClassifierFeatures(FeatureExtractorBase):
     @staticmethod
     def get_dummy_input_for_compile():
         return None
+
+
+class ClassifierFeatures(NetFeatures):
+    """torch-fidelity view of a genbench dataset classifier (weights path required)."""
+
+    def __init__(self, name: str, features_list: list[str],
+                 feature_extractor_weights_path: str | None = None, **kwargs) -> None:
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise FidelityError("the classifier feature extractor needs its weights file")
+        self.net = load_classifier(feature_extractor_weights_path).for_inference()
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return ("features", "logits")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features, logits = self.net(x)

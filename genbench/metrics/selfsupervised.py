@@ -28,12 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from genbench.datasets import ImageData, to_float
 from genbench.io import load_checksummed, save_checksummed
-from genbench.metrics.features import FeatureSpace, FidelityError
+from genbench.metrics.features import FeatureSpace, FidelityError, NetFeatures
 
 log = logging.getLogger(__name__)
 FEATURES = 128
@@ -188,7 +187,7 @@ def load_encoder(path: str | Path) -> Encoder:
     return model.eval()
 
 
-class EncoderFeatures(FeatureExtractorBase):
+class EncoderFeatures(NetFeatures):
     """torch-fidelity view of the self-supervised encoder (weights path required)."""
 
     def __init__(self, name: str, features_list: list[str],
@@ -201,18 +200,6 @@ class EncoderFeatures(FeatureExtractorBase):
     @staticmethod
     def get_provided_features_list() -> tuple[str, ...]:
         return ("features",)
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric: str) -> str:
-        return "features"
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (self.net(x),)
