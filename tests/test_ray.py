@@ -264,7 +264,7 @@ def test_bad_resources_are_refused(tmp_path, capsys):
     suite = write_suite(tmp_path / "suite.toml")
     suite.write_text(suite.read_text().replace("num_cpus = 1", "num_cpus = 0.5"))
     assert benchmark(suite, tmp_path / "out") == 2
-    assert "[resources] num_cpus must be a whole number" in _refused(capsys, tmp_path / "out")
+    assert "[resources] num_cpus must be an integer" in _refused(capsys, tmp_path / "out")
 
 
 def test_no_ray_process_survives_the_tests(cluster):

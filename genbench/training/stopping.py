@@ -35,9 +35,10 @@ from genbench.errors import ConfigError
 CAP = "cap"  # the reason of a run that trained to the cap (the Trainer's budget end)
 METRICS = ("kid", "fid")
 UNITS = ("seconds", "steps", "flops")
-# Absolute changes below these are noise (curve_samples = 1,000, classifier features): KID's
-# standard error there is ~1e-3 (quality.csv's kid_std), FID's bias and spread ~0.5.
-DEFAULT_TOLERANCE = {"kid": 1e-3, "fid": 0.5}
+# Absolute changes below these count as noise. KID: its standard error in classifier space
+# is ~5e-3 (the VQ-VAE on MNIST at FID 8.4, n=2000: KID 0.092 ± 0.0053). FID's 0.5 is a
+# starting value: calibrate it from the spread between seeds at curve_samples.
+DEFAULT_TOLERANCE = {"kid": 5e-3, "fid": 0.5}
 
 
 @dataclass(frozen=True)
