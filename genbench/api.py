@@ -27,10 +27,11 @@ from genbench.benchmarks.runner import run_suite as run_benchmark
 from genbench.benchmarks.score import Samples, ScoredConfig, is_scored
 from genbench.benchmarks.score import score as score_samples
 from genbench.benchmarks.suite import Suite, load_suite
-from genbench.cli.common import BUDGETS, FLAGS, changes
+from genbench.cli.common import FLAGS, changes
 from genbench.config import RunConfig
 from genbench.errors import ConfigError
 from genbench.models import GenerativeModel
+from genbench.training import BUDGETS
 
 RUN_SETTINGS = (*BUDGETS, *FLAGS, "compile", "wandb", "no_download")
 SCORE_SETTINGS = ("data_root", "no_download", "fid_samples", "extractor", "fid_weights")
