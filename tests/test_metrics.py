@@ -18,7 +18,7 @@ from genbench.io import CorruptFileError
 from genbench.metrics import classifier as classifier_module
 from genbench.metrics.features import CLASSIFIER_EXTRACTOR, FeatureSpace, FidelityError
 
-FAST = metrics.ClassifierSettings(epochs=3, batch_size=64)
+FAST = metrics.ClassifierSettings(epochs=6, batch_size=64)
 
 
 @pytest.fixture(scope="session")

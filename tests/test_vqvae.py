@@ -4,6 +4,7 @@ exactly as an uninterrupted one."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -93,3 +94,17 @@ def test_each_phase_has_its_own_optimizer():
 def test_autoencoder_steps_must_be_positive():
     with pytest.raises(ValueError, match="autoencoder_steps must be greater than 0, got 0"):
         models.create("vqvae", (1, 28, 28), autoencoder_steps=0)
+
+
+def test_points_before_the_prior_trains_keep_the_loss_and_no_sample_quality(tmp_path):
+    """The quality curve of a run still in its first phase: rows with the loss and without
+    FID/KID, no samples strip, and the run finishes (its final evaluation samples anyway)."""
+    from genbench.cli import main
+
+    out = tmp_path / "vq"
+    assert main(["train", "--model", "vqvae", "--dataset", "sprites", "--option", "size=16",
+                 "--max-train", "256", "--steps", "8", "--batch-size", "32", "--set",
+                 "width=8", "--set", "prior_layers=1", "--set", "autoencoder_steps=100",
+                 "--out", str(out), "--quiet"]) == 0
+    rows = pd.read_csv(out / "quality.csv")
+    assert len(rows) >= 1 and rows["fid"].isna().all() and rows["loss"].notna().all()

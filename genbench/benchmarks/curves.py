@@ -137,10 +137,11 @@ class QualityCurve:
         writer.writeheader()
         writer.writerows(self.rows)
         shown = [r for r in self.rows if int(r["step"]) in self.strips]
-        atomic_torch_save(self.directory / PROGRESS, {
-            "samples": torch.stack([self.strips[int(r["step"])] for r in shown]),
-            "steps": [int(r["step"]) for r in shown],
-            "seconds": [float(r["seconds"]) for r in shown]})
+        if shown:  # none yet while a two-phase model's points measure only its loss
+            atomic_torch_save(self.directory / PROGRESS, {
+                "samples": torch.stack([self.strips[int(r["step"])] for r in shown]),
+                "steps": [int(r["step"]) for r in shown],
+                "seconds": [float(r["seconds"]) for r in shown]})
         atomic_write_text(self.directory / QUALITY, out.getvalue())
 
 
