@@ -1,6 +1,7 @@
 """The Python API: the few functions a notebook needs, the ones the command line calls.
 
-    run_suite(suite, out, **settings) -> DataFrame    `genbench benchmark`, then its results table
+    benchmark(suite, out, ...) -> SuiteResult         `genbench benchmark`: checks, runs, report
+    run_suite(suite, out, **settings) -> DataFrame    the same, then its results table
     results(out) -> DataFrame                         the report's results table (results.csv)
     score(samples, dataset, out=None) -> dict         `genbench score`
     load_run(directory) -> Run                        a run's configuration, metrics and model
@@ -13,6 +14,7 @@ Settings are the command line's flags as keywords (`steps=200`, `fid_samples=100
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +25,18 @@ import pandas as pd
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
 from genbench.benchmarks.inputs import load_splits
+from genbench.benchmarks.runner import SuiteResult, planned_runs
 from genbench.benchmarks.runner import run_suite as run_benchmark
 from genbench.benchmarks.score import Samples, ScoredConfig, is_scored
 from genbench.benchmarks.score import score as score_samples
 from genbench.benchmarks.suite import Suite, load_suite
 from genbench.cli.common import FLAGS, changes
 from genbench.config import RunConfig
+from genbench.datasets import resolve_root
 from genbench.errors import ConfigError
+from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
 from genbench.models import GenerativeModel
+from genbench.paths import check_output_dir
 from genbench.training import BUDGETS
 
 RUN_SETTINGS = (*BUDGETS, *FLAGS, "compile", "wandb", "no_download")
@@ -46,6 +52,37 @@ def _changes(settings: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, di
     return changes(argparse.Namespace(**settings))
 
 
+def benchmark(suite: str | Path | Suite, out: str | Path | None = None, *,
+              models: list[str] | None = None, datasets: list[str] | None = None,
+              seeds: int | list[int] | None = None, jobs: int = 1, executor: str = "local",
+              address: str | None = None, force: bool = False, retry_failed: bool = False,
+              progress: bool = True, report: bool = True, wandb: bool = False,
+              changes: dict[str, dict[str, Any]] | None = None) -> SuiteResult:
+    """`genbench benchmark`: run (or resume) the chosen runs of `suite` into `out` (default
+    reports/SUITE), after refusing an output directory inside the data, then write the report.
+    `changes`: settings that replace the suite's in every run (config.RunConfig.changed)."""
+    chosen = suite if isinstance(suite, Suite) else load_suite(suite)
+    chosen = chosen.select(models, datasets, seeds)
+    runs = planned_runs(chosen, changes)
+    small = sorted({r.eval.fid_samples for r in runs
+                    if r.eval.fid_samples < MIN_MEANINGFUL_SAMPLES})
+    if small:
+        print(f"genbench: warning: FID on {small[0]} samples is strongly biased and not "
+              f"comparable with published values; use --fid-samples {MIN_MEANINGFUL_SAMPLES} or "
+              "more for comparisons", file=sys.stderr)
+    out = Path(out or f"reports/{chosen.name}")
+    for root in {resolve_root(run.data.root) for run in runs}:
+        check_output_dir(out, root)
+    result = run_benchmark(chosen, out, jobs=jobs, force=force, retry_failed=retry_failed,
+                           progress=progress, executor=executor, address=address,
+                           changes=changes)
+    if report:
+        from genbench.reports import write_report
+
+        write_report(out, wandb=wandb)
+    return result
+
+
 def run_suite(suite: str | Path | Suite, out: str | Path, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: int | list[int] | None = None,
               jobs: int = 1, executor: str = "local", address: str | None = None,
@@ -55,15 +92,9 @@ def run_suite(suite: str | Path | Suite, out: str | Path, *, models: list[str] |
     `genbench benchmark` does; with `report`, write its report. Returns the results table:
     one row per run. `settings`: steps, epochs, seconds, batch_size, lr, device, data_root,
     fid_samples, extractor, fid_weights, compile, wandb, no_download."""
-    chosen = suite if isinstance(suite, Suite) else load_suite(suite)
-    chosen = chosen.select(models, datasets, seeds)
-    run_benchmark(chosen, out, jobs=jobs, force=force, retry_failed=retry_failed,
-                  progress=progress, executor=executor, address=address,
-                  changes=_changes(settings, RUN_SETTINGS))
-    if report:
-        from genbench.reports import write_report
-
-        write_report(out)
+    benchmark(suite, out, models=models, datasets=datasets, seeds=seeds, jobs=jobs,
+              executor=executor, address=address, force=force, retry_failed=retry_failed,
+              progress=progress, report=report, changes=_changes(settings, RUN_SETTINGS))
     return results(out)
 
 

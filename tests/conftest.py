@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -65,3 +68,11 @@ def sprites() -> tuple[datasets.ImageData, datasets.ImageData]:
 @pytest.fixture(scope="session")
 def mnist() -> tuple[datasets.ImageData, datasets.ImageData]:
     return load_or_skip("mnist"), load_or_skip("mnist", "test")
+
+
+def run_table(out: Path, columns: list[str]) -> pd.DataFrame:
+    """Every complete run's metrics.json under `out`, one row per run: what a suite produced,
+    read without writing its report."""
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/metrics.json"))]
+    frame = pd.DataFrame(rows).set_index("run").sort_index()
+    return frame[[c for c in columns if c in frame.columns]]

@@ -14,8 +14,8 @@ import torch
 from conftest import TINY_SETTINGS
 
 from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import sample_quality
 from genbench.benchmarks.inputs import inputs_for, inputs_key
+from genbench.benchmarks.judge import judge_samples
 from genbench.benchmarks.suite import load_suite
 from genbench.cli import main
 
@@ -107,13 +107,14 @@ def test_report_shows_intervals_calibration_copies_and_rank_agreement(judged):
 
 
 def test_sample_quality_flags_copies_and_collapse_and_passes_held_out_images(inputs):
-    copies = sample_quality(inputs.train.images[:N], inputs, 100)
+    copies = judge_samples(inputs.train.images[:N], inputs, 100).metrics
     assert copies["copying"] and copies["copy_fraction"] == 1.0
     assert copies["fid"] <= copies["fid_hi"]  # FID cannot see it: only the copy test does
-    repeated = sample_quality(inputs.test.images[N + 7:N + 8].expand(N, -1, -1, -1), inputs, 100)
+    one_image = inputs.test.images[N + 7:N + 8].expand(N, -1, -1, -1)
+    repeated = judge_samples(one_image, inputs, 100).metrics
     assert repeated["collapsed"] and repeated["duplicate_fraction"] == 1.0
     assert repeated["coverage"] < 0.05
-    held_out = sample_quality(inputs.test.images[N:2 * N], inputs, 100)
+    held_out = judge_samples(inputs.test.images[N:2 * N], inputs, 100).metrics
     assert not held_out["copying"] and not held_out["collapsed"]
     assert held_out["coverage"] > repeated["coverage"] + 0.5
 
@@ -134,5 +135,5 @@ def test_shared_cache_files_suffice_for_a_worker(judged, tmp_path, monkeypatch):
     monkeypatch.setenv("GENBENCH_CACHE", str(worker))
     splits = shared.splits[inputs_key(run)]
     worker_inputs = inputs_for(run, splits)
-    sample_quality(splits[1].images[N:2 * N], worker_inputs, 100)
+    judge_samples(splits[1].images[N:2 * N], worker_inputs, 100)
     assert {str(p.relative_to(worker)) for p in worker.rglob("*") if p.is_file()} == names

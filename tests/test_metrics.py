@@ -77,7 +77,7 @@ def precision_recall(fake: np.ndarray, real: np.ndarray, k: int = 3) -> tuple[fl
 def fidelity_pair(sprites, space):
     """Metrics of noisy sprites against clean ones, and the features they were computed on."""
     _, test = sprites
-    real, fake = test.images[:500], noisy(test.images[500:1000], 0.15)
+    real, fake = test.images[:500], noisy(test.images[500:1000], 0.05)
     features = [metrics.extract_features(x, space).double().numpy() for x in (fake, real)]
     return metrics.fidelity_metrics(fake, real, space), features
 

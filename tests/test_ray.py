@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from conftest import TINY_SETTINGS
+from conftest import TINY_SETTINGS, run_table
 
 from genbench.cli import main
 from genbench.io import torch_load
@@ -58,9 +58,7 @@ def benchmark(suite: Path, out: Path, *extra: str) -> int:
 
 
 def quality(out: Path) -> pd.DataFrame:
-    rows = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/metrics.json"))]
-    frame = pd.DataFrame(rows).set_index("run").sort_index()
-    return frame[[c for c in QUALITY if c in frame.columns]]
+    return run_table(out, QUALITY)
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +72,10 @@ def cluster():
         from ray.cluster_utils import Cluster
 
         node = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+        before = {p.pid for p in psutil.Process().children(recursive=True)}
         cluster = Cluster(initialize_head=True,
                           head_node_args={**node, "include_dashboard": False})
+        cluster.processes_before = before  # what earlier tests left (a resource tracker, say)
         try:
             cluster.add_node(**node)
             cluster.wait_for_nodes()
@@ -270,11 +270,12 @@ def test_bad_resources_are_refused(tmp_path, capsys):
 def test_no_ray_process_survives_the_tests(cluster):
     """Last in this module: everything the cluster and the drivers started ends with it, and
     it listened on this machine's loopback address only."""
-    started = psutil.Process().children(recursive=True)
+    started = [p for p in psutil.Process().children(recursive=True)
+               if p.pid not in cluster.processes_before]
     assert any(p.name() == "raylet" for p in started)
     listening = {(p.name(), c.laddr.ip) for p in started for c in p.net_connections("inet")
                  if c.status == psutil.CONN_LISTEN}
     assert listening and all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for _, ip in listening)
     cluster.shutdown()
     _, alive = psutil.wait_procs(started, timeout=30)
-    assert not alive, [p.name() for p in alive]
+    assert not alive, [" ".join(p.cmdline()) for p in alive]

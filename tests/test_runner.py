@@ -15,9 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_SETTINGS
+from conftest import TINY_SETTINGS, run_table
 
+from genbench import models
 from genbench.benchmarks import store
+from genbench.benchmarks.runner import planned_runs
+from genbench.benchmarks.suite import available_suites, load_suite
 from genbench.cli import main
 
 TINY = """
@@ -48,8 +51,7 @@ def benchmark(suite: Path, out: Path, *extra: str) -> int:
 
 
 def quality(out: Path) -> pd.DataFrame:
-    frame = pd.read_csv(out / "results.csv").set_index("run").sort_index()
-    return frame[[c for c in QUALITY if c in frame.columns]]
+    return run_table(out, QUALITY)
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +105,13 @@ def test_report_has_one_row_per_run_and_every_capability_measured(reference):
 def test_rerun_skips_finished_runs(reference, capsys):
     suite, out = reference
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
-    assert benchmark(suite, out) == 0
+    assert benchmark(suite, out, "--no-report") == 0
     assert "0 run(s) done, 3 already complete" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
 
 
 def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
     from genbench.benchmarks.runner import prepare_shared
-    from genbench.benchmarks.suite import load_suite
     from genbench.config import RunConfig
 
     suite, out = reference
@@ -167,7 +168,7 @@ def test_killed_then_rerun_equals_uninterrupted(reference, tmp_path, moment, sig
     process.send_signal(sig)
     process.wait(timeout=60)
     assert process.returncode != 0
-    assert benchmark(suite, out) == 0
+    assert benchmark(suite, out, "--no-report") == 0
     pd.testing.assert_frame_equal(quality(out), quality(expected))
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(
         p.name for p in (expected / "runs").iterdir())
@@ -192,7 +193,7 @@ def test_other_suite_results_need_force(reference, tmp_path, capsys):
     assert benchmark(other, target) == 2
     assert "holds results of suite 'tiny'" in capsys.readouterr().err
     assert len(list((target / "runs").iterdir())) == 3  # nothing touched
-    assert benchmark(other, target, "--force") == 0
+    assert benchmark(other, target, "--force", "--no-report") == 0
     assert [p.name for p in (target / "runs").iterdir()] == ["vae-sprites-s0"]
 
 
@@ -217,7 +218,7 @@ def test_diverging_run_is_recorded_and_the_suite_goes_on(tmp_path, capsys):
     assert frame.loc["diverges-sprites-s0", "status"] == "failed"
     assert "Runs without results" in (out / "report.md").read_text()
     capsys.readouterr()
-    assert benchmark(suite, out) == 0  # recorded failures are not retried by default
+    assert benchmark(suite, out, "--no-report") == 0  # recorded failures are not retried
     assert "2 already complete" in capsys.readouterr().out
 
 
@@ -231,16 +232,32 @@ def test_damaged_results_are_measured_again(reference, tmp_path):
     (target / "runs/gan-sprites-s0/checkpoint.pt").write_bytes(b"truncated")
     (target / "runs/gan-sprites-s0/metrics.json").unlink()
     (target / "runs/gan-sprites-s0/train.json").unlink()
-    assert benchmark(suite, target) == 0
+    assert benchmark(suite, target, "--no-report") == 0
     pd.testing.assert_frame_equal(quality(target), quality(out))
+
+
+SHAPES = {"celeba": (3, 64, 64), "folder": (3, 32, 32)}  # the rest: 28x28 grey
+
+
+@pytest.mark.parametrize("name", available_suites())
+def test_every_shipped_suite_builds_every_model_it_plans(name):
+    runs = planned_runs(load_suite(name))
+    assert runs
+    for run in runs:  # settings a model refuses fail here, not minutes into `make benchmark`
+        model = models.create(run.model, SHAPES.get(run.data.name, (1, 28, 28)), 10,
+                              **run.model_config)
+        assert sum(p.numel() for p in model.parameters()) > 0
+        assert run.train.steps or run.train.seconds or run.train.epochs or run.train.flops
 
 
 @pytest.mark.slow
 def test_smoke_suite_end_to_end(tmp_path):
+    """The shipped smoke suite's two-phase and denoising models, through the CLI to the
+    report (every model's tiny run: the notebook's test; every model's training: test_models)."""
     out = tmp_path / "smoke"
     assert main(["benchmark", "--suite", "smoke", "--datasets", "sprites", "--out", str(out),
-                 "--quiet"]) == 0
+                 "--models", "vqvae", "diffusion", "--quiet"]) == 0
     frame = pd.read_csv(out / "results.csv")
-    assert len(frame) == 8 and (frame["status"] == "done").all()
+    assert len(frame) == 2 and (frame["status"] == "done").all()
     assert frame["fid"].notna().all()
     assert (out / "figures/sprites-denoising.png").exists()

@@ -57,15 +57,6 @@ def evaluate(run: RunConfig, directory: Path, inputs: RunInputs) -> dict[str, An
     return metrics
 
 
-def sample_quality(samples: torch.Tensor, inputs: RunInputs, batch_size: int = 500,
-                   labels: torch.Tensor | None = None) -> dict[str, Any]:
-    """Every sample-quality number of a run (metrics.json's scalars), of `samples` (images in
-    [0, 1] or uint8) against the run's reference: with intervals, density/coverage, the copy
-    and collapse flags, FD/KID in the second space (judge.judge_samples); conditional
-    accuracy where `labels` are the classes the samples were generated for."""
-    return judge_samples(samples, inputs, batch_size, labels).metrics
-
-
 def measure(model: models.GenerativeModel, run: RunConfig,
             inputs: RunInputs) -> tuple[dict[str, Any], dict[str, Any]]:
     """All metrics of a trained model, and the tensors of its figures."""

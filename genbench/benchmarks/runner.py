@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class SuiteResult:
     out: Path
+    suite: str
     runs: list[str]
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -107,7 +108,7 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
                                      {j.run_id: j.run.to_dict() for j in planned}, force)
             atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors,
                                                       "calibration": shared.calibration})
-            result = SuiteResult(out, ids)
+            result = SuiteResult(out, suite.name, ids)
             todo = []
             for job in planned:
                 state = store.prepare_run_dir(job.directory, job.run.to_dict(), force)

@@ -1,6 +1,6 @@
 """`genbench score`: samples made elsewhere, measured exactly as a benchmark run measures its own.
 
-The samples go through the runs' own function (evaluate.sample_quality) against the inputs a
+The samples go through the runs' own judge (judge.judge_samples) against the inputs a
 run with the same settings has (inputs.inputs_for): the same feature space, reference images,
 sample count n and real-feature cache. Where the results directory holds a suite, the data and
 evaluation settings of its runs on the dataset are used, so that the scored run sits beside
@@ -24,16 +24,18 @@ import torch
 
 from genbench import datasets
 from genbench.benchmarks import store
-from genbench.benchmarks.evaluate import sample_quality
 from genbench.benchmarks.inputs import RunInputs, inputs_for, load_splits
 from genbench.benchmarks.job import save_grid
+from genbench.benchmarks.judge import Judgement, judge_samples
 from genbench.benchmarks.supplied import SamplesError, Supplied, as_images, as_labels
 from genbench.benchmarks.supplied import read_labels as read_label_file
 from genbench.benchmarks.supplied import read_samples as read_sample_files
+from genbench.benchmarks.visuals import judge_visuals
 from genbench.config import DataConfig, EvalConfig, build
 from genbench.errors import ConfigError
 from genbench.io import atomic_torch_save, read_json
 from genbench.models import GenerativeModel
+from genbench.paths import check_output_dir
 
 SOURCE = "scored: samples supplied"  # metrics.json's `source`, the report's mark
 FAMILY = "scored"  # metrics.json's `family`: no model family trained these samples
@@ -117,12 +119,15 @@ def score(samples: Samples, dataset: str, out: str | Path | None = None,
     data, evaluation = measured_with(dataset, out, changes)
     config = ScoredConfig(_name(name, samples), data, evaluation, supplied.source,
                           supplied.sha256, None if labels is None else _where(labels))
+    if out is not None:
+        check_output_dir(out, datasets.resolve_root(data.root))
     splits = load_splits(data)
     images, classes = checked(supplied, splits[1], config)
     inputs = inputs_for(config, splits)  # type: ignore[arg-type]  (reads data and eval only)
-    metrics = measure_supplied(images, classes, inputs, config, len(supplied.images))
+    metrics, judgement = measure_supplied(images, classes, inputs, config, len(supplied.images))
     if out is not None:
-        visuals = {"samples": images[:64].clone(), "capabilities": metrics["capabilities"]}
+        visuals = {"samples": images[:64].clone(), "capabilities": metrics["capabilities"],
+                   **judge_visuals(judgement, images, inputs.copy_candidates)}
 
         def write(directory: Path) -> None:
             save_grid(directory / store.SAMPLES, images[:64])
@@ -204,9 +209,9 @@ def checked(supplied: Supplied, test: datasets.ImageData,
 
 
 def measure_supplied(images: torch.Tensor, labels: torch.Tensor | None, inputs: RunInputs,
-                     config: ScoredConfig, supplied: int) -> dict[str, Any]:
-    """metrics.json of a scored run: what identifies it, its mark, and the sample-quality
-    numbers of a trained run (evaluate.sample_quality)."""
+                     config: ScoredConfig, supplied: int) -> tuple[dict[str, Any], Judgement]:
+    """metrics.json of a scored run (what identifies it, its mark, and the sample-quality
+    numbers of a trained run) and the judgement they come from, for the copy figures."""
     capabilities = dict.fromkeys(GenerativeModel.capabilities(), False)
     capabilities["conditional"] = labels is not None
     metrics: dict[str, Any] = {
@@ -216,5 +221,6 @@ def measure_supplied(images: torch.Tensor, labels: torch.Tensor | None, inputs: 
         "num_supplied": supplied, "capabilities": capabilities,
         "image_shape": list(images.shape[1:]),
     }
-    metrics.update(sample_quality(images, inputs, config.eval.batch_size, labels))
-    return metrics
+    judgement = judge_samples(images, inputs, config.eval.batch_size, labels)
+    metrics.update(judgement.metrics)
+    return metrics, judgement

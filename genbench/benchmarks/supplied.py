@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from genbench.datasets import to_uint8
+from genbench.datasets.folder import image_files, open_images
 from genbench.errors import GenbenchError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -173,22 +173,11 @@ def _split(content: Any, path: Path) -> tuple[Any, Any]:
 
 
 def _read_folder(folder: Path) -> torch.Tensor:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and p.is_file())
+    files = image_files(folder, IMAGE_SUFFIXES)
     if not files:
         raise SamplesError(f"{folder} holds no PNG or JPEG images")
-    images, unreadable = {}, []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image.load()
-                images[path] = image.convert("L" if image.mode in GREY_MODES else "RGB")
-        except (UnidentifiedImageError, OSError) as error:
-            unreadable.append(f"{path} ({type(error).__name__})")
-    if unreadable:
-        more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
-        raise SamplesError(f"{len(unreadable)} image file(s) cannot be read:\n  "
-                           + "\n  ".join(unreadable[:10]) + more + "\nRemove or replace them.")
+    images = {path: image.convert("L" if image.mode in GREY_MODES else "RGB")
+              for path, image in zip(files, open_images(files, SamplesError), strict=True)}
     _same(folder, {p: image.mode for p, image in images.items()}, "grey and colour images")
     _same(folder, {p: "×".join(map(str, image.size)) for p, image in images.items()},
           "images of different sizes")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-from pathlib import Path
 
 from genbench.cli.common import budget_args, changes, data_args
 
@@ -32,36 +30,17 @@ def cmd_suites(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from genbench.benchmarks import run_suite
-    from genbench.benchmarks.runner import planned_runs
-    from genbench.benchmarks.suite import load_suite
-    from genbench.datasets import resolve_root
-    from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
-    from genbench.paths import check_output_dir
+    from genbench.api import benchmark
 
-    suite = load_suite(args.suite).select(args.models, args.datasets, args.seeds)
-    settings = changes(args)
-    runs = planned_runs(suite, settings)
-    small = sorted({r.eval.fid_samples for r in runs
-                    if r.eval.fid_samples < MIN_MEANINGFUL_SAMPLES})
-    if small:
-        print(f"genbench: warning: FID on {small[0]} samples is strongly biased and not "
-              f"comparable with published values; use --fid-samples {MIN_MEANINGFUL_SAMPLES} or "
-              "more for comparisons", file=sys.stderr)
-    out = Path(args.out or f"reports/{suite.name}")
-    for root in {resolve_root(run.data.root) for run in runs}:
-        check_output_dir(out, root)
-    result = run_suite(suite, out, jobs=args.jobs, executor=args.executor,
-                       address=args.address, force=args.force,
-                       retry_failed=args.retry_failed, progress=not args.quiet,
-                       changes=settings)
-    print(f"{suite.name}: {len(result.done)} run(s) done, {len(result.skipped)} already "
-          f"complete, {len(result.failed)} failed -> {out}")
+    result = benchmark(args.suite, args.out, models=args.models, datasets=args.datasets,
+                       seeds=args.seeds, jobs=args.jobs, executor=args.executor,
+                       address=args.address, force=args.force, retry_failed=args.retry_failed,
+                       progress=not args.quiet, report=not args.no_report, wandb=args.wandb,
+                       changes=changes(args))
+    print(f"{result.suite}: {len(result.done)} run(s) done, {len(result.skipped)} already "
+          f"complete, {len(result.failed)} failed -> {result.out}")
     if not args.no_report:
-        from genbench.reports import write_report
-
-        write_report(out, wandb=args.wandb)
-        print(f"report: {out / 'report.html'}")
+        print(f"report: {result.out / 'report.html'}")
     return 0
 
 

@@ -23,8 +23,10 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEST_FRACTION = 10  # one image in ten, chosen by a hash of its path, is held out
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+def image_files(folder: Path, extensions: set[str] | tuple[str, ...] = tuple(EXTENSIONS)
+                ) -> list[Path]:
+    """The image files under `folder`, sub-folders included, sorted by path."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file())
 
 
 def _in_test_split(path: Path, folder: Path) -> bool:
@@ -32,7 +34,8 @@ def _in_test_split(path: Path, folder: Path) -> bool:
     return digest[0] % TEST_FRACTION == 0
 
 
-def _open_all(files: list[Path]) -> list[Image.Image]:
+def open_images(files: list[Path], error: type[Exception] = DatasetCorrupt) -> list[Image.Image]:
+    """Every file decoded, or `error` naming each one that cannot be read."""
     images, unreadable = [], []
     for path in files:
         try:
@@ -44,8 +47,8 @@ def _open_all(files: list[Path]) -> list[Image.Image]:
     if unreadable:
         shown = "\n  ".join(unreadable[:10])
         more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
-        raise DatasetCorrupt(f"{len(unreadable)} image file(s) cannot be read:\n  {shown}{more}"
-                             "\nRemove or replace them.")
+        raise error(f"{len(unreadable)} image file(s) cannot be read:\n  {shown}{more}"
+                    "\nRemove or replace them.")
     return images
 
 
@@ -82,7 +85,7 @@ def _decode(folder: Path, files: list[Path], split: str, size: int | None, chann
         if not chosen:
             raise DatasetUnavailable(f"{folder} has too few images for a {split} split "
                                      f"(one in {TEST_FRACTION} is held out for test).")
-        images = _open_all(chosen)
+        images = open_images(chosen)
         c, s = _channels(images, channels, folder), _size(images, size, folder)
         mode = "L" if c == 1 else "RGB"
         arrays = [np.asarray(img.convert(mode).resize((s, s), Image.BILINEAR)) for img in images]
@@ -102,7 +105,7 @@ def _locate(root: Path, split: str, download: bool, size: int | None,
     if not root.is_dir():
         raise DatasetUnavailable(f"image folder {root} does not exist; pass the directory that "
                                  "holds your images as --data-root.")
-    files = _image_files(root)
+    files = image_files(root)
     if not files:
         raise DatasetUnavailable(f"{root} contains no images ({', '.join(sorted(EXTENSIONS))}); "
                                  "pass the directory that holds your images as --data-root.")

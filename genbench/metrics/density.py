@@ -20,16 +20,9 @@ from __future__ import annotations
 
 import torch
 
-from genbench.metrics.fidelity import NEIGHBOURHOOD, _knn_radii
+from genbench.metrics.fidelity import NEIGHBOURHOOD, balls_holding, knn_radii
 
 DENSITY_NEIGHBOURHOOD = 5  # Naeem et al.'s k: coverage is stable from ~1,000 samples
-
-
-def balls_holding(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                  batch: int = 2000) -> torch.Tensor:
-    """For every point, how many of the balls B(centre_i, radius_i) hold it: int64 [len(points)]."""
-    return torch.cat([(torch.cdist(part, centres) <= radii).sum(1)
-                      for part in points.split(batch)])
 
 
 def covered(centres: torch.Tensor, radii: torch.Tensor, points: torch.Tensor,
@@ -43,10 +36,10 @@ def manifold_hits(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Ten
     """Per-point terms whose means are the k-NN metrics, so a bootstrap can resample them:
     precision and density are means over the samples, recall and coverage over the reals."""
     fake, real = fake.float(), real.float()
-    real_pr = _knn_radii(real, NEIGHBOURHOOD)
-    real_dc = _knn_radii(real, DENSITY_NEIGHBOURHOOD)
+    real_pr = knn_radii(real, NEIGHBOURHOOD)
+    real_dc = knn_radii(real, DENSITY_NEIGHBOURHOOD)
     return {"precision": (balls_holding(fake, real, real_pr) > 0).double(),
-            "recall": (balls_holding(real, fake, _knn_radii(fake, NEIGHBOURHOOD)) > 0).double(),
+            "recall": (balls_holding(real, fake, knn_radii(fake, NEIGHBOURHOOD)) > 0).double(),
             "density": balls_holding(fake, real, real_dc).double() / DENSITY_NEIGHBOURHOOD,
             "coverage": covered(real, real_dc, fake).double()}
 
@@ -58,7 +51,7 @@ def density_coverage(fake: torch.Tensor, real: torch.Tensor,
         raise ValueError(f"density/coverage with k={k} need more than {k} real features, "
                          f"got {len(real)}")
     fake, real = fake.float(), real.float()
-    radii = _knn_radii(real, k)
+    radii = knn_radii(real, k)
     density = balls_holding(fake, real, radii).double().mean() / k
     coverage = covered(real, radii, fake).double().mean()
     return {"density": float(density), "coverage": float(coverage)}

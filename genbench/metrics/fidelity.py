@@ -31,23 +31,28 @@ def kid_subset_size(n: int) -> int:
     return max(2, min(1000, n // 2))
 
 
-def _knn_radii(features: torch.Tensor, k: int, batch: int = 5000) -> torch.Tensor:
+def knn_radii(features: torch.Tensor, k: int, batch: int = 5000) -> torch.Tensor:
     """Distance of every point to its k-th nearest neighbour in its own set."""
     return torch.cat([torch.cdist(part, features).topk(k + 1, largest=False).values[:, -1]
                       for part in features.split(batch)])
 
 
-def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                     batch: int = 5000) -> float:
-    """Fraction of points within radius of at least one centre."""
-    hits = [(torch.cdist(part, centres) <= radii).any(1) for part in points.split(batch)]
-    return float(torch.cat(hits).float().mean())
+def balls_holding(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                  batch: int = 2000) -> torch.Tensor:
+    """For every point, how many of the balls B(centre_i, radius_i) hold it: int64 [len(points)].
+    Balls are closed (<=), as torch-fidelity's."""
+    return torch.cat([(torch.cdist(part, centres) <= radii).sum(1)
+                      for part in points.split(batch)])
+
+
+def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> float:
+    return float((balls_holding(points, centres, radii) > 0).float().mean())
 
 
 def precision_recall(fake: torch.Tensor, real: torch.Tensor,
                      k: int = NEIGHBOURHOOD) -> dict[str, float]:
-    precision = _inside_any_ball(fake, real, _knn_radii(real, k))
-    recall = _inside_any_ball(real, fake, _knn_radii(fake, k))
+    precision = _inside_any_ball(fake, real, knn_radii(real, k))
+    recall = _inside_any_ball(real, fake, knn_radii(fake, k))
     return {"precision": precision, "recall": recall,
             "f_score": 2 * precision * recall / max(1e-5, precision + recall)}
 

@@ -16,7 +16,7 @@ class Shown:
 
     name: str
     caption: str
-    png: Path  # 16:9, 300 dpi (a PDF beside it)
+    png: Path  # 16:9, 200 dpi (a PDF beside it)
     html_png: bytes  # the same figure, small enough to embed
 
 

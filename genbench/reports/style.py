@@ -20,7 +20,7 @@ from genbench import models
 from genbench.io import atomic_write_bytes
 
 SLIDE = (13.333, 7.5)  # inches: the 16:9 widescreen page of presentation software
-SLIDE_DPI = 300
+SLIDE_DPI = 200
 HTML_DPI = 96  # 1280 x 720 pixels: sharp in the report's column, light to embed
 
 
@@ -63,7 +63,7 @@ def panels(n: int, aspect: float = 1.0, **subplot_kw) -> tuple[plt.Figure, list[
 
 
 def save(fig: plt.Figure, directory: Path, name: str) -> tuple[Path, bytes]:
-    """NAME.png (16:9, 300 dpi, for slides) and NAME.pdf (papers) in `directory`; returns the
+    """NAME.png (16:9, 200 dpi, for slides) and NAME.pdf (papers) in `directory`; returns the
     PNG's path and a smaller PNG rendering for the HTML report."""
     png = directory / f"{name}.png"
     for path, fmt, dpi in ((png, "png", SLIDE_DPI), (directory / f"{name}.pdf", "pdf", None)):

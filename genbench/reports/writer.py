@@ -4,7 +4,7 @@
     results.json, summary.csv (mean ± std over seeds), tables/DATASET-QUESTION.csv
     quality-curves.csv every run's quality curve, when the runs have one
     report.md, report.html (self-contained), slides.pdf (16:9, one figure per page)
-    figures/DATASET-NAME.png (16:9, 300 dpi) and .pdf
+    figures/DATASET-NAME.png (16:9, 200 dpi) and .pdf
 
 It reads run directories only, so it can be rebuilt at any time without training anything.
 """
