@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +23,14 @@ FAST = metrics.ClassifierSettings(epochs=6, batch_size=64)
 
 
 @pytest.fixture(scope="session")
-def space(sprites, tmp_path_factory) -> FeatureSpace:
+def classifier_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clf")
+
+
+@pytest.fixture(scope="session")
+def space(sprites, classifier_dir) -> FeatureSpace:
     train, test = sprites
-    path, accuracy = metrics.load_or_train(tmp_path_factory.mktemp("clf"), train, test, FAST)
+    path, accuracy = metrics.load_or_train(classifier_dir, train, test, FAST)
     return FeatureSpace("classifier", path, accuracy)
 
 
@@ -165,16 +171,16 @@ def test_inception_errors_are_clear(tmp_path, monkeypatch):
         metrics.fidelity_metrics(images, images, metrics.inception_space())
 
 
-def test_classifier_cache_is_reused(sprites, tmp_path, monkeypatch):
+def test_classifier_cache_is_reused(sprites, classifier_dir, space, monkeypatch):
     train, test = sprites
-    path, accuracy = metrics.load_or_train(tmp_path, train, test, FAST)
+    path, accuracy = space.weights, space.classifier_accuracy
     assert accuracy > 0.5  # three shapes: well above chance after a short training
 
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier was retrained")
 
     monkeypatch.setattr(classifier_module, "train_classifier", no_training)
-    assert metrics.load_or_train(tmp_path, train, test, FAST) == (path, accuracy)
+    assert metrics.load_or_train(classifier_dir, train, test, FAST) == (path, accuracy)
 
 
 def test_a_moved_classifier_extractor_leaves_later_ones_where_they_run(sprites, space):

@@ -92,7 +92,7 @@ def test_gan_samples_move_towards_the_data(sprites, tmp_path):
     torch.manual_seed(0)
     untrained = models.create("gan", train.image_shape, **SMALL["gan"]).eval()
     before = F.mse_loss(untrained.sample(256).mean(0), target)
-    result = _train("gan", train, tmp_path, 200, ema_decay=0.9)
+    result = _train("gan", train, tmp_path, 80, ema_decay=0.9)
     after = F.mse_loss(result.sampler.sample(256).mean(0), target)
     assert after < 0.5 * before
     losses = pd.read_csv(tmp_path / "curves.csv")

@@ -32,8 +32,9 @@ def test_the_seed_talk_notebook_runs_through_the_api(tmp_path, monkeypatch):
     frame = pd.read_csv(tmp_path / "talk" / "results" / "results.csv")
     assert sorted(frame["model"]) == sorted(MODELS)
     assert (frame["status"] == "done").all(), frame[["run", "status"]]
-    assert (tmp_path / "talk" / "results" / "runs" / "real-images-sprites-scored" /
-            "metrics.json").exists()
+    results = tmp_path / "talk" / "results"
+    assert (results / "runs" / "real-images-sprites-scored" / "metrics.json").exists()
+    assert (results / "figures" / "sprites-denoising.png").exists()  # diffusion's own figure
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

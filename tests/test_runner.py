@@ -248,16 +248,3 @@ def test_every_shipped_suite_builds_every_model_it_plans(name):
                               **run.model_config)
         assert sum(p.numel() for p in model.parameters()) > 0
         assert run.train.steps or run.train.seconds or run.train.epochs or run.train.flops
-
-
-@pytest.mark.slow
-def test_smoke_suite_end_to_end(tmp_path):
-    """The shipped smoke suite's two-phase and denoising models, through the CLI to the
-    report (every model's tiny run: the notebook's test; every model's training: test_models)."""
-    out = tmp_path / "smoke"
-    assert main(["benchmark", "--suite", "smoke", "--datasets", "sprites", "--out", str(out),
-                 "--models", "vqvae", "diffusion", "--quiet"]) == 0
-    frame = pd.read_csv(out / "results.csv")
-    assert len(frame) == 2 and (frame["status"] == "done").all()
-    assert frame["fid"].notna().all()
-    assert (out / "figures/sprites-denoising.png").exists()

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 from genbench.benchmarks import executors, store
 from genbench.benchmarks.calibration import calibration_entry
 from genbench.benchmarks.executors import Executor, Job, Shared
-from genbench.benchmarks.inputs import inputs_for, inputs_key, ssl_settings
+from genbench.benchmarks.inputs import inputs_for, inputs_key, load_splits, ssl_settings
 from genbench.benchmarks.suite import Suite
 from genbench.config import RunConfig
+from genbench.datasets import check_batch_size
 from genbench.io import atomic_write_json
 from genbench.metrics import fidelity_metrics
 from genbench.metrics.features import cached_files
@@ -53,11 +54,16 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     calibration (benchmarks/calibration.py), one entry per feature space.
     """
     shared = Shared(floors=[])
+    splits = {}
+    for run in runs:  # every run's data, and batches that fit it, before any training
+        key = inputs_key(run)
+        splits[key] = splits[key] if key in splits else load_splits(run.data)
+        check_batch_size(run.train.batch_size, splits[key][0])
     for run in runs:
         key = inputs_key(run)
         if key in shared.splits:
             continue
-        inputs = inputs_for(run)
+        inputs = inputs_for(run, splits[key])
         shared.splits[key] = (inputs.train, inputs.test)
         space, reference, batch = inputs.space, inputs.reference, run.eval.batch_size
         # The real data's own FID against the reference: the floor any model could reach.

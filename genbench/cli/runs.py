@@ -12,10 +12,10 @@ from genbench.errors import ConfigError
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks import store
-    from genbench.benchmarks.inputs import inputs_for
+    from genbench.benchmarks.inputs import inputs_for, load_splits
     from genbench.benchmarks.job import train_run
     from genbench.config import DataConfig, RunConfig
-    from genbench.datasets import resolve_root
+    from genbench.datasets import check_batch_size, resolve_root
     from genbench.paths import check_output_dir
     from genbench.training import TrainConfig
 
@@ -30,7 +30,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and any(out.iterdir()) and not (out / store.CONFIG).exists():
         raise ConfigError(f"{out} exists and is not a genbench run directory; choose another "
                           "--out")
-    inputs = inputs_for(run)  # missing data fails before anything is written
+    splits = load_splits(run.data)  # missing data fails before anything is written,
+    check_batch_size(run.train.batch_size, splits[0])  # as batches larger than the data
+    inputs = inputs_for(run, splits)
     store.prepare_run_dir(out, run.to_dict(), args.force)
     summary = train_run(run, out, inputs, progress=not args.quiet)
     print(f"trained {run.run_id}: {summary['train_steps']} steps in "
