@@ -11,6 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from genbench import models
+from genbench.datasets import to_float
 from genbench.training import Progress, TrainConfig, Trainer, step_flops
 
 
@@ -125,3 +126,29 @@ def test_a_flop_budget_needs_a_counted_step():
     assert config.total_steps(10, 1e8) == 10
     with pytest.raises(ValueError, match="step counted 0 FLOPs"):
         config.total_steps(10, 0.0)
+
+
+def test_each_training_phase_is_counted_at_its_own_cost(sprites, tmp_path):
+    # The VQ-VAE trains its autoencoder, then only its prior on frozen codes: two costs.
+    train, _ = sprites
+    torch.manual_seed(0)
+    settings = {"width": 8, "prior_layers": 1, "autoencoder_steps": 2}
+    model = models.create("vqvae", train.image_shape, **settings)
+    x = to_float(train.images[:32])
+    optimizers = model.optimizers(1e-3, 0.0)
+    autoencoder = step_flops(model, optimizers, (x, None), update)
+    model.steps_done.fill_(2)
+    prior = step_flops(model, optimizers, (x, None), update)
+    assert prior != autoencoder
+
+    torch.manual_seed(0)
+    config = TrainConfig(steps=5, batch_size=32, progress=False, device="cpu")
+    result = Trainer(config, tmp_path, "vqvae").fit(
+        models.create("vqvae", train.image_shape, **settings), train)
+    assert result.flops == pytest.approx(2 * autoencoder + 3 * prior, rel=1e-9)
+    # A FLOP budget spends FLOPs, whatever the phase: 2 autoencoder steps, then the prior's.
+    torch.manual_seed(0)
+    budget = TrainConfig(flops=2 * autoencoder + 2.5 * prior, batch_size=32, progress=False,
+                         device="cpu")
+    assert Trainer(budget, tmp_path / "b", "vqvae").fit(
+        models.create("vqvae", train.image_shape, **settings), train).steps == 5

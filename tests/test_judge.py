@@ -80,6 +80,27 @@ def test_training_images_are_flagged_as_copies(sprites, features):
     assert fid < 3 * floor + 1
 
 
+def test_a_model_of_one_tight_class_is_not_taken_for_a_copier():
+    # Ten classes whose images lie ever further apart (MNIST's ones are the tight class):
+    # new images of the tightest class alone are nearer a training image than 99% of
+    # held-out images far more often than 1%, yet copy nothing. Within k-means cells
+    # (Meehan et al.'s C_T) they are as far as new real images are; copies are not.
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(10, 8, generator=g) * 50
+    spreads = 0.1 * 1.5 ** torch.arange(10.0)
+
+    def draw(per_class: int, classes=range(10)) -> torch.Tensor:
+        return torch.cat([centres[k] + spreads[k] * torch.randn(per_class, 8, generator=g)
+                          for k in classes])
+
+    train, heldout, tight = draw(300), draw(60), draw(300, [0])
+    report = metrics.copy_detection(tight, heldout, train)
+    assert report.copy_z > 3 and report.copy_fraction > 5 * report.heldout_fraction
+    assert report.meehan_z > -3 and not report.copying
+    copied = metrics.copy_detection(train[:300], heldout, train)
+    assert copied.copying and copied.meehan_z < -3
+
+
 def test_one_repeated_image_is_flagged_as_collapsed(features):
     real = features["reference"]
     repeated = features["heldout_a"][:1].expand(N, -1)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from genbench.benchmarks.inputs import RunInputs
+from genbench.benchmarks.judge import BOOTSTRAP_ROUNDS
 from genbench.benchmarks.store import PROGRESS, QUALITY
 from genbench.config import RunConfig
 from genbench.io import CorruptFileError, atomic_torch_save, atomic_write_text, torch_load
@@ -36,12 +37,13 @@ from genbench.metrics import (
     generate,
     metrics_from_features,
 )
+from genbench.metrics.uncertainty import bootstrap_intervals
 from genbench.models import GenerativeModel
 from genbench.training import LogSpaced, Progress
 from genbench.training.stopping import StopRule
 
 FIELDS = ("step", "epoch", "images", "seconds", "flops", "eval_seconds", "n", "kid",
-          "kid_std", "kid_subset", "fid", "extractor", "loss", "point")
+          "kid_std", "kid_subset", "fid", "fid_lo", "fid_hi", "extractor", "loss", "point")
 X_OF_UNIT = {"seconds": "seconds", "steps": "step", "flops": "flops"}  # a stop rule's x axis
 
 
@@ -111,7 +113,12 @@ class QualityCurve:
             fake = extract_features(images, self.space, self.batch_size,
                                     cuda=model.device.type == "cuda")
             scores = metrics_from_features(fake, self.reference, prc=False)
-            row.update({k: scores[k] for k in ("kid", "kid_std", "kid_subset", "fid")})
+            # The evaluation's interval, as the final FID has: rankings at a budget tie
+            # models whose points are within each other's noise.
+            scores.update(bootstrap_intervals(fake, self.reference, ("fid",),
+                                              rounds=BOOTSTRAP_ROUNDS))
+            row.update({k: scores[k] for k in ("kid", "kid_std", "kid_subset", "fid",
+                                               "fid_lo", "fid_hi")})
             self.strips[progress.step] = images[:self.strip].clone()
         row["eval_seconds"] = round(time.perf_counter() - start, 3)
         self.rows.append(row)
@@ -120,12 +127,16 @@ class QualityCurve:
 
     def _verdict(self, rule: StopRule) -> str | None:
         """The stop rule over the points measured so far."""
+        return rule.verdict(self.points(rule))
+
+    def points(self, rule: StopRule) -> list[tuple[float, float]]:
+        """(x, value) of every measured point, on the rule's axis and metric."""
         x, points = X_OF_UNIT[rule.unit], []
         for row in self.rows:
             value = _number(row.get(rule.metric))
             if value is not None and _number(row.get(x)):
                 points.append((float(row[x]), value))
-        return rule.verdict(points)
+        return points
 
     # -- files -----------------------------------------------------------------------------
     def _x(self, row: dict[str, Any]) -> float:

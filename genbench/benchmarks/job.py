@@ -70,7 +70,7 @@ def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
                "train_images": result.images, "train_seconds": result.seconds,
                "train_images_per_second": result.images_per_second,
                "train_flops": result.flops, "flops_per_step": result.flops_per_step,
-               "stopped": result.stopped or (CAP if run.stop else "budget"),
+               "stopped": result.stopped or _budget_end(run, callbacks),
                "stop_rule": run.stop.describe() if run.stop else None,
                "eval_seconds": result.eval_seconds,
                "curve_points": curve_points(directory), "final_losses": result.final_losses,
@@ -78,6 +78,14 @@ def train_run(run: RunConfig, directory: Path, inputs: RunInputs,
                "machine": machine(trainer.device), **memory}
     atomic_write_json(train_file, summary)
     return summary
+
+
+def _budget_end(run: RunConfig, callbacks: list) -> str:
+    """Why a run that no callback stopped ended: its budget, or its stop rule's cap (saying
+    so where the curve was still improving faster than the rule asks)."""
+    if run.stop is None:
+        return "budget"
+    return run.stop.at_cap(callbacks[0].points(run.stop)) if callbacks else CAP
 
 
 def save_previews(directory: Path, sampler: GenerativeModel, inputs: RunInputs,

@@ -70,6 +70,11 @@ class GenerativeModel(nn.Module):
         update(losses["loss"], optimizers[0])
         return losses
 
+    def training_phase(self) -> int:
+        """Which part of the model the next step trains: the steps of one phase cost the same
+        FLOPs (training/flops.py counts each phase once). One phase unless overridden."""
+        return 0
+
     def sampling_ready(self) -> bool:
         """Whether samples mean anything yet (a two-phase model's prior may not have trained):
         the quality curve measures sample quality only once they do."""

@@ -175,6 +175,9 @@ class VQVAE(GenerativeModel):
     def in_prior_phase(self) -> bool:
         return int(self.steps_done) >= self.config.autoencoder_steps
 
+    def training_phase(self) -> int:
+        return int(self.in_prior_phase())
+
     def sampling_ready(self) -> bool:
         """Whether samples mean anything: once the prior has trained on the frozen codes."""
         return int(self.steps_done) > self.config.autoencoder_steps

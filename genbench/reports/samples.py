@@ -47,7 +47,9 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
         caption += (f" Copies: the fraction of samples nearer to one of {which} than "
                     f"{100 - percentile:g}% of the reference images are (about "
                     f"{percentile / 100:g} for a model that does not copy); 'copying': more "
-                    "than the reference's own fraction, at z > 3.")
+                    "than the reference's own fraction, at z > 3, and nearer the training "
+                    "images than held-out images are within k-means cells (Meehan et al.'s "
+                    "C_T < −3).")
     if "conditional_accuracy" in part and part["conditional_accuracy"].notna().any():
         caption += " Cond. accuracy: the classifier's accuracy on label-conditioned samples."
     if floor:

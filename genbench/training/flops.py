@@ -11,7 +11,8 @@ two FLOPs per multiply-add, which is nearly all of the arithmetic of these netwo
 no elementwise work (activations, normalisation, losses, bias additions, the
 reparameterisation, the EMA update) and none of the optimizer's arithmetic (Adam's moment
 updates). A step whose cost changes during training (a model that trains another part
-later) is counted as its first step.
+later, the VQ-VAE's prior) declares its phases (models/base.py `training_phase`): the
+first step of each phase is counted, and each step costs what its phase's counted one did.
 """
 
 from __future__ import annotations

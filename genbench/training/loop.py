@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 import torch
@@ -66,9 +67,10 @@ class TrainingRun:
         self.path = trainer.out_dir / checkpoint.CHECKPOINT if trainer.out_dir else None
         saved = checkpoint.read(self.path) if resume else None
         self.state = checkpoint.saved_state(saved)
-        if self.state.flops_per_step is None:  # once per run (and for older checkpoints)
-            self.state.flops_per_step = self._count_flops()
-        # The budget in steps is known now: a FLOP budget needed the cost of a step.
+        if not self.state.phase_flops:  # a fresh run: its first phase's cost of a step
+            self.state.phase_flops[str(model.training_phase())] = self._count_flops()
+        # A FLOP budget in steps, at the first phase's cost: exact for a model of one phase;
+        # for more, an estimate for the schedule and the progress bar (spent() is exact).
         self.total = c.total_steps(len(self.batches), self.state.flops_per_step)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(c, self.total))
                            for o in self.optimizers]
@@ -82,6 +84,8 @@ class TrainingRun:
         s = self.state
         if s.stopped is not None:
             return True
+        if self.config.flops is not None:
+            return s.flops >= self.config.flops * (1 - 1e-12)  # n steps' FLOPs: n steps
         if self.total is not None:
             return s.step >= self.total
         return s.seconds >= self.config.seconds
@@ -138,6 +142,9 @@ class TrainingRun:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         s = self.state
+        phase = str(self.model.training_phase())
+        if phase not in s.phase_flops:  # a new phase (the VQ-VAE's prior): its own cost
+            s.phase_flops[phase] = self._count_flops()
         with self.autocast():
             losses = self.model.optimization_step(x, y, self.optimizers, self.update)
         values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
@@ -148,9 +155,14 @@ class TrainingRun:
                                 f"{s.step + 1}; lower the learning rate or set grad_clip")
         if self.ema is not None:
             self.ema.update_parameters(self.model)
-        for scheduler in self.schedulers:
-            scheduler.step()
+        with warnings.catch_warnings():
+            # A later phase's optimizer (the VQ-VAE's prior) has not stepped yet: its
+            # schedule still follows the run's steps, which is what torch warns about.
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
+            for scheduler in self.schedulers:
+                scheduler.step()
         s.step, s.batch, s.seconds = s.step + 1, s.batch + 1, self.clock.read()
+        s.phase_steps[phase] = s.phase_steps.get(phase, 0) + 1
         s.loss_sum, s.loss_steps = s.loss_sum + self.last["loss"], s.loss_steps + 1
         self.window.add(self.last)
         self.bar.update(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,14 +16,25 @@ class TrainState:
     eval_seconds: float = 0.0  # spent in callbacks, outside the budget
     loss_sum: float = 0.0  # the training loss summed since the last callback run
     loss_steps: int = 0
-    flops_per_step: float | None = None  # counted once per run, before its first step
+    # FLOPs of one step of each training phase (models/base.py training_phase), counted when
+    # the phase is first met, and the steps done in it: keys are phases, as strings (JSON).
+    phase_flops: dict[str, float] = field(default_factory=dict)
+    phase_steps: dict[str, int] = field(default_factory=dict)
     finished: bool = False  # the final callbacks ran and the last checkpoint was written
     stopped: str | None = None  # why a callback ended the run early; None: its budget did
 
     @property
     def flops(self) -> float:
-        """Training FLOPs so far: every step costs what the counted one did."""
-        return self.step * (self.flops_per_step or 0.0)
+        """Training FLOPs so far: each step costs what the counted step of its phase did."""
+        return sum(steps * self.phase_flops[p] for p, steps in self.phase_steps.items())
+
+    @property
+    def flops_per_step(self) -> float | None:
+        """FLOPs per step so far (the first phase's before any step): one phase's count, for
+        a model whose steps all cost the same."""
+        if self.step:
+            return self.flops / self.step
+        return next(iter(self.phase_flops.values()), None)
 
     @property
     def mean_loss(self) -> float | None:
@@ -35,4 +46,8 @@ class TrainState:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainState:
         """A saved state; fields added since it was written take their defaults."""
+        values = dict(values)
+        legacy = values.pop("flops_per_step", None)  # states before per-phase counts
+        if legacy is not None and "phase_flops" not in values:
+            values["phase_flops"], values["phase_steps"] = {"0": legacy}, {"0": values["step"]}
         return cls(**values)

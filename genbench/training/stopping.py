@@ -129,6 +129,16 @@ class StopRule:
             return None
         return f"flat since {format_x(points[stop - self.patience][0], self.unit)}"
 
+    def at_cap(self, points: Sequence[tuple[float, float]]) -> str:
+        """The reason of a run that trained to the cap: CAP, and how fast it still improved
+        where its last step between points gained more than the rule asks (the family had
+        not arrived: its numbers are a budget's, not its own best)."""
+        if len(points) < 2 or points[-2][1] <= 0 or self.flat(points[-2], points[-1]):
+            return CAP
+        (x0, v0), (x1, v1) = points[-2:]
+        per_doubling = 1 - (v1 / v0) ** (1 / math.log2(x1 / x0))
+        return f"{CAP}, still improving ({self.metric.upper()} −{per_doubling:.0%} per doubling)"
+
     def describe(self) -> str:
         """The rule in one sentence, for the report and the suite's description."""
         times = {1: "", 2: " twice in a row"}.get(self.patience,
@@ -147,7 +157,7 @@ def _check_points(points: Sequence[tuple[float, float]]) -> None:
 def format_x(x: float, unit: str) -> str:
     """A budget as the report writes it: '120 s', '1,600 steps', '3.2 PFLOP'."""
     if unit == "seconds":
-        return f"{x:g} s"
+        return f"{x:.3g} s"
     if unit == "steps":
         return f"{round(x):,} steps"
     exponent = min(max(int(math.floor(math.log10(x) / 3)), 0), 6) if x > 0 else 0

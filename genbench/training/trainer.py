@@ -34,8 +34,8 @@ class TrainResult:
     seconds: float  # training only
     eval_seconds: float  # spent in callbacks, outside the budget
     images_per_second: float
-    flops_per_step: float  # counted FLOPs of one training step (training/flops.py)
-    flops: float  # training FLOPs: flops_per_step x steps
+    flops_per_step: float  # counted FLOPs per training step (training/flops.py), mean of phases
+    flops: float  # training FLOPs: each phase's counted step x its steps
     final_losses: dict[str, float]
     stopped: str | None = None  # why a callback ended the run early; None: its budget did
 
