@@ -2,7 +2,7 @@
 and the rules that make resuming safe.
 
     OUT/suite.json              the suite, and the configuration of every run in it
-    OUT/reference.json          the FID floors (real images against the reference)
+    OUT/reference.json          the FID floors and the calibration rows (real images)
     OUT/.lock                   held (flock) while a suite writes here
     OUT/runs/RUN_ID/config.json     resolved configuration
                     checkpoint.pt   the training loop's state (training/checkpoint.py)
@@ -47,7 +47,8 @@ SUITE = "suite.json"
 # The FID floors: {"fid_floors": [entry, ...]}, one entry per shared setting of a dataset
 # (see runner.prepare_shared): dataset, options, max_train, fid_extractor, fid_samples,
 # classifier_epochs, classifier_accuracy, and the real images' fid, kid, kid_std,
-# precision, recall, f_score.
+# precision, recall, f_score; and {"calibration": [row, ...]}, the calibration sets'
+# metrics per dataset setting and feature space (benchmarks/calibration.py).
 REFERENCE = "reference.json"
 
 

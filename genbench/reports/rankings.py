@@ -104,11 +104,11 @@ def verdict(ranking: Table, families: dict[str, str], metric: str) -> str:
 
     def who(models: list[str]) -> str:
         return ties.names([m if families.get(m, m) == m else f"{m} ({families[m]} family)"
-                           for m in models])
+                           for m in models], mark=False)
 
     def value(models: list[str], column: str) -> str:
         best = ranking.values.loc[models, column].min()
-        return f"{name} {best:.2f}" if len(models) == 1 else f"best {name} {best:.2f}"
+        return f"{name} {best:.2f}" if len(models) == 1 else f"tied; best {name} {best:.2f}"
 
     segments: list[tuple[list[str], list[str]]] = []  # (leaders, consecutive budgets)
     for column in columns:

@@ -58,9 +58,9 @@ def ranks(values: pd.Series, low: pd.Series, high: pd.Series, better: str) -> pd
     return out
 
 
-def names(models: list) -> str:
-    """'a' or 'a and b (tied)' or 'a, b and c (tied)'."""
+def names(models: list, mark: bool = True) -> str:
+    """'a' or 'a and b (tied)' or 'a, b and c (tied)' (without the mark: 'a and b')."""
     models = [str(m) for m in models]
     if len(models) == 1:
         return models[0]
-    return ", ".join(models[:-1]) + f" and {models[-1]} (tied)"
+    return ", ".join(models[:-1]) + f" and {models[-1]}" + (" (tied)" if mark else "")
