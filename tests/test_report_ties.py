@@ -77,7 +77,7 @@ def test_ranking_and_verdict_name_ties_never_one_winner():
     assert ranking.cells.loc["a", "15 s"].endswith("(#1)")
     assert ranking.cells.loc["b", "15 s"].endswith("(#1)")  # tied: the same rank
     assert ranking.cells.loc["c", "15 s"].endswith("(#3)")
-    assert curves.verdict() == "At 15 s, a and b (tied) lead (best FID 10.50)."
+    assert curves.verdict() == "At 15 s, a and b lead (tied; best FID 10.50)."
     found = {f.question: f.model for f in findings(curves.tables)}
     assert found["Best after 15 s of training"] == "a and b (tied)"
 

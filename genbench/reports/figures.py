@@ -102,17 +102,17 @@ def plans(e: Evidence) -> list[Plan]:
         Plan("interpolations", "Latent interpolations",
              "Decoded straight lines between the codes of two held-out images",
              "Each row: a straight line in latent space from one held-out image to another",
-             lambda: images.image_rows(first, e.visuals, "interpolations", "interpolations")),
+             lambda: images.image_rows(first, e.visuals, "interpolations")),
         Plan("traversals", "Latent traversals",
              "One latent coordinate swept per row, the most active coordinate first",
              "Each row: one latent coordinate swept from -3 to 3, the others held fixed",
-             lambda: images.image_rows(first, e.visuals, "traversals", "traversals")),
+             lambda: images.image_rows(first, e.visuals, "traversals")),
         Plan("label-grid", "Conditional samples", "Conditional samples, one label per row",
              "One label per row, the same noise in every column",
-             lambda: images.image_rows(first, e.visuals, "label_grid", "one label per row")),
+             lambda: images.image_rows(first, e.visuals, "label_grid")),
         Plan("denoising", "Diffusion sampling", "Denoising from noise (left) to image (right)",
              "Each row: one sample, from pure noise (left) through the DDIM steps to the image",
-             lambda: images.image_rows(first, e.visuals, "denoising", "denoising")),
+             lambda: images.image_rows(first, e.visuals, "denoising")),
     ]
     return out
 
@@ -152,8 +152,7 @@ def _judge_plans(e: Evidence, first: pd.DataFrame) -> list[Plan]:
                     "Per model, its samples nearest to a training image (left column), each "
                     "beside its three nearest training images, nearest first",
                     "Left: a sample; right: the training images nearest to it",
-                    lambda: images.image_rows(first, e.visuals, "gallery",
-                                              "nearest training images")))
+                    lambda: images.image_rows(first, e.visuals, "gallery")))
     return out
 
 

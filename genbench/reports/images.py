@@ -84,14 +84,15 @@ def latent_grids(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
     return per_run(runs, visuals, "latent_grid", draw)
 
 
-def image_rows(runs: pd.DataFrame, visuals: Visuals, key: str, title: str) -> Figure | None:
+def image_rows(runs: pd.DataFrame, visuals: Visuals, key: str) -> Figure | None:
     """Figures made of rows of images ([rows, columns, C, H, W]): interpolations,
-    traversals, label grids (rows named by class), denoising strips."""
+    traversals, label grids (rows named by class), denoising strips, the copy gallery. Each
+    panel is titled with its model alone: panels can be narrow, the figure says the rest."""
     aspects = [v[key].shape[1] / v[key].shape[0] for v in visuals.values() if key in v]
 
     def draw(ax, v, name):
         rows = v[key]
-        show(ax, rows.flatten(0, 1), rows.shape[1], f"{name}: {title}")
+        show(ax, rows.flatten(0, 1), rows.shape[1], name)
         names = v.get("label_names") if key == "label_grid" else None
         if names:
             height = rows.shape[-2] + 2
