@@ -54,17 +54,14 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     calibration (benchmarks/calibration.py), one entry per feature space.
     """
     shared = Shared(floors=[])
-    splits = {}
+    firsts: dict[str, RunConfig] = {}  # the first run of each shared setting
     for run in runs:  # every run's data, and batches that fit it, before any training
         key = inputs_key(run)
-        splits[key] = splits[key] if key in splits else load_splits(run.data)
-        check_batch_size(run.train.batch_size, splits[key][0])
-    for run in runs:
-        key = inputs_key(run)
-        if key in shared.splits:
-            continue
-        inputs = inputs_for(run, splits[key])
-        shared.splits[key] = (inputs.train, inputs.test)
+        if key not in shared.splits:
+            shared.splits[key], firsts[key] = load_splits(run.data), run
+        check_batch_size(run.train.batch_size, shared.splits[key][0])
+    for key, run in firsts.items():
+        inputs = inputs_for(run, shared.splits[key])
         space, reference, batch = inputs.space, inputs.reference, run.eval.batch_size
         # The real data's own FID against the reference: the floor any model could reach.
         floor = fidelity_metrics(inputs.train.images[:len(reference)], reference, space,

@@ -27,11 +27,12 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
-def check_batch_size(batch_size: int, data: ImageData) -> None:
-    """ConfigError unless whole batches of `batch_size` can be drawn from `data`."""
+def check_batch_size(batch_size: int, data: ImageData, whole: bool = True) -> None:
+    """ConfigError unless batches of `batch_size` (with `whole`, only full ones) can be drawn
+    from `data`."""
     if batch_size < 1:
         raise ConfigError(f"batch size must be positive, got {batch_size}")
-    if batch_size > len(data):
+    if whole and batch_size > len(data):
         raise ConfigError(f"batch size {batch_size} is larger than the {len(data)} images of "
                           f"{data.meta.get('name', 'the dataset')}; use at most {len(data)}.")
 
@@ -41,7 +42,7 @@ class Batches:
 
     def __init__(self, data: ImageData, batch_size: int, *, seed: int = 0, shuffle: bool = True,
                  drop_last: bool = True, device: str | torch.device = "cpu") -> None:
-        check_batch_size(batch_size if drop_last else min(batch_size, len(data)), data)
+        check_batch_size(batch_size, data, whole=drop_last)
         self.images = data.images.to(device)
         self.labels = None if data.labels is None else data.labels.to(device)
         self.batch_size, self.seed = batch_size, seed

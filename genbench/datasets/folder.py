@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,7 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEST_FRACTION = 10  # one image in ten, chosen by a hash of its path, is held out
 
 
-def image_files(folder: Path, extensions: set[str] | tuple[str, ...] = tuple(EXTENSIONS)
-                ) -> list[Path]:
+def image_files(folder: Path, extensions: Collection[str] = EXTENSIONS) -> list[Path]:
     """The image files under `folder`, sub-folders included, sorted by path."""
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file())
 

@@ -71,7 +71,7 @@ class TrainingRun:
             self.state.phase_flops[str(model.training_phase())] = self._count_flops()
         # A FLOP budget in steps, at the first phase's cost: exact for a model of one phase;
         # for more, an estimate for the schedule and the progress bar (spent() is exact).
-        self.total = c.total_steps(len(self.batches), self.state.flops_per_step)
+        self.total = c.total_steps(len(self.batches), self.state.first_step_flops)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(c, self.total))
                            for o in self.optimizers]
         if saved:

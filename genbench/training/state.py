@@ -29,11 +29,9 @@ class TrainState:
         return sum(steps * self.phase_flops[p] for p, steps in self.phase_steps.items())
 
     @property
-    def flops_per_step(self) -> float | None:
-        """FLOPs per step so far (the first phase's before any step): one phase's count, for
-        a model whose steps all cost the same."""
-        if self.step:
-            return self.flops / self.step
+    def first_step_flops(self) -> float | None:
+        """The first phase's cost of a step: what a FLOP budget's step count is planned with,
+        the same for a fresh and a resumed run."""
         return next(iter(self.phase_flops.values()), None)
 
     @property

@@ -81,5 +81,6 @@ class Trainer:
             epochs=s.step / len(run.batches), images=s.step * self.config.batch_size,
             seconds=s.seconds, eval_seconds=s.eval_seconds,
             images_per_second=s.step * self.config.batch_size / max(s.seconds, 1e-9),
-            flops_per_step=s.flops_per_step, flops=s.flops, final_losses=dict(run.last),
+            flops_per_step=s.flops / s.step if s.step else s.first_step_flops, flops=s.flops,
+            final_losses=dict(run.last),
             stopped=s.stopped)
