@@ -70,6 +70,24 @@ def test_a_step_shorter_than_a_doubling_asks_for_a_smaller_gain():
     assert rule.flat((30, 10.0), (60, 8.2)) and not rule.flat((30, 10.0), (60, 8.0))
 
 
+def test_a_run_at_its_cap_is_judged_on_its_last_whole_doubling():
+    rule = StopRule(metric="fid", min_gain=0.1, patience=2)
+    # The quick suite's diffusion run: the short last step (240 -> 270 s, -0.34) is under
+    # the 0.5 tolerance, but the doubling before the cap (135 -> 270 s) gained 32%.
+    diffusion = [(60, 8.44), (120, 5.38), (240, 3.83), (270, 3.49)]
+    assert rule.flat(diffusion[-2], diffusion[-1])
+    assert rule.at_cap(diffusion) == "cap, still improving (FID −32% per doubling)"
+    # Half the cap between points is read off the curve in log x: 45 -> 90 s starts at 12.4.
+    beta_vae = [(30, 14.38), (60, 11.03), (90, 10.98)]
+    assert rule.at_cap(beta_vae) == "cap, still improving (FID −12% per doubling)"
+    # A curve that got worse, or gained less than asked over its last doubling, is done.
+    assert rule.at_cap([(7.5, 9.29), (15, 8.01), (30, 8.80), (45, 9.0)]) == "cap"
+    assert rule.at_cap([(60, 7.2), (120, 6.9)]) == "cap"
+    # Shorter than a doubling in all: the whole curve stands for it.
+    assert rule.at_cap([(30, 10.0), (45, 6.0)]).startswith("cap, still improving")
+    assert rule.at_cap([(30, 10.0)]) == "cap"
+
+
 def test_verdict_formats_the_budget_in_its_unit():
     points = [(100 * 2**i, v) for i, v in enumerate([50, 20, 19.5, 19.4])]
     rule = StopRule(metric="fid", unit="steps")

@@ -131,11 +131,21 @@ class StopRule:
 
     def at_cap(self, points: Sequence[tuple[float, float]]) -> str:
         """The reason of a run that trained to the cap: CAP, and how fast it still improved
-        where its last step between points gained more than the rule asks (the family had
-        not arrived: its numbers are a budget's, not its own best)."""
-        if len(points) < 2 or points[-2][1] <= 0 or self.flat(points[-2], points[-1]):
+        where its last doubling of training gained more than the rule asks (the family had
+        not arrived: its numbers are a budget's, not its own best).
+
+        The last doubling, not the last step: a cap between curve points makes the last
+        step short, and a short step's gain can hide under the noise tolerance while the
+        doubling before the cap gained 30%. Its start is read off the curve at half the
+        cap (log-linear between the points around it)."""
+        if len(points) < 2:
             return CAP
-        (x0, v0), (x1, v1) = points[-2:]
+        _check_points(points)
+        x1, v1 = points[-1]
+        x0 = max(x1 / 2, points[0][0])
+        v0 = _value_at(points, x0)
+        if v0 <= 0 or self.flat((x0, v0), (x1, v1)):
+            return CAP
         per_doubling = 1 - (v1 / v0) ** (1 / math.log2(x1 / x0))
         return f"{CAP}, still improving ({self.metric.upper()} −{per_doubling:.0%} per doubling)"
 
@@ -152,6 +162,14 @@ def _check_points(points: Sequence[tuple[float, float]]) -> None:
     xs = [x for x, _ in points]
     if any(x <= 0 for x in xs) or any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
         raise ValueError(f"curve points must have positive, increasing x; got {xs}")
+
+
+def _value_at(points: Sequence[tuple[float, float]], x: float) -> float:
+    """The curve's value at x, interpolated linearly in log x between the points around it."""
+    for (xa, va), (xb, vb) in zip(points, points[1:], strict=False):
+        if xa <= x <= xb:
+            return va + (vb - va) * math.log(x / xa) / math.log(xb / xa)
+    return points[0][1]
 
 
 def format_x(x: float, unit: str) -> str:
