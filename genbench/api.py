@@ -13,7 +13,6 @@ Settings are the command line's flags as keywords (`steps=200`, `fid_samples=100
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -24,32 +23,22 @@ import pandas as pd
 
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
-from genbench.benchmarks.inputs import load_splits
-from genbench.benchmarks.runner import SuiteResult, planned_runs
-from genbench.benchmarks.runner import run_suite as run_benchmark
+from genbench.benchmarks.runner import SuiteResult, planned_runs, run_benchmark
 from genbench.benchmarks.score import Samples, ScoredConfig, is_scored
 from genbench.benchmarks.score import score as score_samples
-from genbench.benchmarks.suite import Suite, load_suite
-from genbench.cli.common import FLAGS, changes
-from genbench.config import RunConfig
 from genbench.datasets import resolve_root
-from genbench.errors import ConfigError
+from genbench.judge.inputs import load_splits
 from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
 from genbench.models import GenerativeModel
 from genbench.paths import check_output_dir
-from genbench.training import BUDGETS
-
-RUN_SETTINGS = (*BUDGETS, *FLAGS, "compile", "wandb", "no_download")
-SCORE_SETTINGS = ("data_root", "no_download", "fid_samples", "extractor", "fid_weights")
-
-
-def _changes(settings: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Keyword settings as the changes the same command-line flags make (cli.common.changes)."""
-    unknown = set(settings) - set(allowed)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {sorted(unknown)}; settings: "
-                          f"{', '.join(sorted(allowed))}")
-    return changes(argparse.Namespace(**settings))
+from genbench.settings import (
+    RUN_OVERRIDES,
+    SCORE_OVERRIDES,
+    RunConfig,
+    Suite,
+    load_suite,
+    overrides,
+)
 
 
 def benchmark(suite: str | Path | Suite, out: str | Path | None = None, *,
@@ -74,8 +63,7 @@ def benchmark(suite: str | Path | Suite, out: str | Path | None = None, *,
     for root in {resolve_root(run.data.root) for run in runs}:
         check_output_dir(out, root)
     result = run_benchmark(chosen, out, jobs=jobs, force=force, retry_failed=retry_failed,
-                           progress=progress, executor=executor, address=address,
-                           changes=changes)
+                           progress=progress, executor=executor, address=address, runs=runs)
     if report:
         from genbench.reports import write_report
 
@@ -94,7 +82,8 @@ def run_suite(suite: str | Path | Suite, out: str | Path, *, models: list[str] |
     fid_samples, extractor, fid_weights, compile, wandb, no_download."""
     benchmark(suite, out, models=models, datasets=datasets, seeds=seeds, jobs=jobs,
               executor=executor, address=address, force=force, retry_failed=retry_failed,
-              progress=progress, report=report, changes=_changes(settings, RUN_SETTINGS))
+              progress=progress, report=report,
+              changes=overrides(settings, RUN_OVERRIDES))
     return results(out)
 
 
@@ -117,7 +106,7 @@ def score(samples: Samples, dataset: str, out: str | Path | None = None,
     `genbench score` measures them; with `out`, also written there as a run. `labels` (a CSV
     or array file, or an array) give conditional accuracy. `options`: the dataset's options;
     `settings`: data_root, no_download, fid_samples, extractor, fid_weights."""
-    change = _changes(settings, SCORE_SETTINGS)
+    change = overrides(settings, SCORE_OVERRIDES)
     if options:
         change.setdefault("data", {})["options"] = dict(options)
     return score_samples(samples, dataset, out, name, labels, change, force)

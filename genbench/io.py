@@ -4,6 +4,10 @@ Every file genbench produces is written to a temporary name in the same
 directory and renamed, so a reader never sees a half-written file, whatever
 moment the process is killed at. Files get the mode an ordinary `open` would give
 them (0644 under the usual umask 022), so that colleagues and web servers can read them.
+
+Results folders and caches are shared between people, so every torch file is read back with
+weights_only=True: tensors and plain Python values only, never code a crafted pickle holds.
+Writers must therefore store plain types (tensors, numbers, str, lists, dicts, None).
 """
 
 from __future__ import annotations
@@ -13,17 +17,27 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genbench.errors import GenbenchError
+from genbench.errors import ConfigError, GenbenchError
 
 
 class CorruptFileError(GenbenchError, RuntimeError):
     """A file genbench wrote earlier cannot be read back."""
+
+
+class UnsafeFileError(GenbenchError, RuntimeError):
+    """A file holds objects genbench never writes (possibly code), so it was not loaded.
+
+    Not a CorruptFileError on purpose: readers that skip or rebuild a damaged file must not
+    quietly pass over a crafted one; the command stops and names it.
+    """
 
 
 @functools.cache
@@ -48,6 +62,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as error:  # a failed write names no file, or the temporary one: name ours
+        Path(tmp).unlink(missing_ok=True)
+        error.filename = str(path)
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -78,16 +96,51 @@ def read_json(path: str | Path) -> Any:
         ) from e
 
 
+# How weights_only words a refused function or class; its other errors (an unknown opcode,
+# a short read) mean damaged bytes, which loaded nothing either.
+REFUSED = re.compile(r"GLOBAL|allowlist|unrecognized function|persistent_load")
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of what went wrong: torch wraps a weights_only error in paragraphs of
+    advice (the original stays as its context) and a command prints one line."""
+    if isinstance(error, pickle.UnpicklingError) and error.__context__ is not None:
+        error = error.__context__
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def refused(error: pickle.UnpicklingError) -> bool:
+    """Whether weights_only refused a function or class, rather than met damaged bytes."""
+    return REFUSED.search(_reason(error)) is not None
+
+
+def damaged_file(path: Path, what: str, error: BaseException) -> CorruptFileError:
+    return CorruptFileError(f"{what} {path} cannot be read ({_reason(error)}); it is truncated "
+                            "or damaged. Delete it and rerun to rebuild it.")
+
+
+def unsafe_file(path: Path, what: str, error: pickle.UnpicklingError) -> UnsafeFileError:
+    """The one-line error for a file weights_only refused, naming the refused global."""
+    found = re.search(r"GLOBAL (\S+)", _reason(error))
+    refers = f" (it refers to {found.group(1)})" if found else ""
+    return UnsafeFileError(
+        f"{what} {path} holds objects genbench does not write{refers}, possibly code, and "
+        "was not loaded; delete it and rerun to rebuild it, and do not open it elsewhere "
+        "unless you trust whoever wrote it.")
+
+
 def torch_load(path: str | Path, what: str = "file") -> Any:
-    """torch.load with an error that names the file instead of a pickle traceback."""
+    """torch.load of tensors and plain values only, with errors that name the file."""
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if refused(e):  # a global genbench never writes: a crafted pickle
+            raise unsafe_file(path, what, e) from None
+        raise damaged_file(path, what, e) from e
     except Exception as e:  # torch raises several unrelated types for damaged files
-        raise CorruptFileError(
-            f"{what} {path} cannot be read ({type(e).__name__}: {e}); it is truncated or "
-            "damaged. Delete it and rerun to rebuild it."
-        ) from e
+        raise damaged_file(path, what, e) from e
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -111,7 +164,13 @@ def load_checksummed(path: str | Path) -> Any | None:
     data = path.read_bytes()
     if sha256_bytes(data) != sidecar.read_text().strip():
         return None
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    # The checksum catches damage, not a crafted file saved with its own matching sidecar.
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if refused(e):
+            raise unsafe_file(path, "cache", e) from None
+        raise damaged_file(path, "cache", e) from e
 
 
 def cache_dir(data_root: Path) -> Path:
@@ -133,6 +192,16 @@ def cache_dir(data_root: Path) -> Path:
 
 
 def user_cache_dir() -> Path:
-    path = Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
-    path.mkdir(parents=True, exist_ok=True)
+    """$GENBENCH_CACHE, else ~/.cache/genbench, created if missing."""
+    setting = os.environ.get("GENBENCH_CACHE")
+    path = Path(setting or Path.home() / ".cache" / "genbench").expanduser()
+    named = f"GENBENCH_CACHE={setting}" if setting else f"the cache directory {path}"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{named} names a file; it must name a directory (created if "
+                          "missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # no permission, a read-only disk, a file as a parent, ...
+        raise ConfigError(f"{named} cannot be created ({e.strerror}); point GENBENCH_CACHE "
+                          "at a directory you can write") from e
     return path

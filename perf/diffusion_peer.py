@@ -17,8 +17,6 @@ from typing import Any
 import torch
 
 from genbench.benchmarks.build import build_model
-from genbench.benchmarks.suite import load_suite
-from genbench.config import RunConfig
 from genbench.metrics import (
     ClassifierSettings,
     FeatureSpace,
@@ -28,6 +26,7 @@ from genbench.metrics import (
     metrics_from_features,
     real_features,
 )
+from genbench.settings import RunConfig, load_suite
 from genbench.training import Progress, Trainer
 from perf import denoising_diffusion as peer
 from perf.common import Context
@@ -87,7 +86,7 @@ def quick_diffusion() -> RunConfig:
 
 def train_genbench(ctx: Context, run: RunConfig, budgets: list[float], judge: Judge) -> list:
     config = dataclasses.replace(run.train, seconds=budgets[-1], steps=None, epochs=None,
-                                 device=str(ctx.device), compile=ctx.compile, progress=False)
+                                 device=str(ctx.device), compile=ctx.compile, show_progress=False)
     at = AtBudgets(budgets, judge)
     Trainer(config, callbacks=[at]).fit(build_model(run, ctx.train), ctx.train)
     return at.points

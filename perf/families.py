@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from genbench import models
-from genbench.benchmarks.suite import load_suite
 from genbench.datasets import ImageData, to_float
 from genbench.metrics import generate, parameter_count
+from genbench.settings import load_suite
 from genbench.training import TrainConfig, Trainer
 from perf.common import Context, matmul_rate, step_flops
 
@@ -29,7 +29,7 @@ def train_rate(model: models.GenerativeModel, data: ImageData, batch_size: int, 
     """Images/s of genbench's Trainer (everything counted: batches, step, EMA, logging)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(steps=warmup, batch_size=batch_size, lr=lr, device=device,
-                             compile=compile_, progress=False, log_every=10**9,
+                             compile=compile_, show_progress=False, log_every=10**9,
                              checkpoint_every=10**9)
         trainer = Trainer(config, tmp)
         trainer.fit(model, data)  # warm-up: allocations, compilation

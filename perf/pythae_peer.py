@@ -36,7 +36,7 @@ def heldout_loss(loss_of_batch, images: torch.Tensor, batch_size: int = 1000) ->
 
 
 def genbench_config(device: torch.device, **budget: Any) -> TrainConfig:
-    return TrainConfig(**budget, device=str(device), progress=False, log_every=10**9,
+    return TrainConfig(**budget, device=str(device), show_progress=False, log_every=10**9,
                        checkpoint_every=10**9)
 
 

@@ -24,9 +24,9 @@ from typing import Any
 import torch
 
 from genbench import datasets
-from genbench.benchmarks.inputs import data_cache
-from genbench.benchmarks.suite import load_suite
-from genbench.config import ConfigError, DataConfig
+from genbench.errors import ConfigError
+from genbench.judge.inputs import data_cache
+from genbench.settings import DataConfig, load_suite
 from genbench.training import pick_device
 from perf import data_path, diffusion_peer, families, metric_cost, pythae_peer, suite
 from perf.common import Context

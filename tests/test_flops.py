@@ -91,7 +91,7 @@ class FlopsSeen:
 def _fit(data, out, callbacks=(), **budget):
     torch.manual_seed(0)
     model = models.create("vae", data.image_shape)
-    config = TrainConfig(**budget, batch_size=64, progress=False, device="cpu",
+    config = TrainConfig(**budget, batch_size=64, show_progress=False, device="cpu",
                          checkpoint_every=2)
     return Trainer(config, out, "vae", list(callbacks)).fit(model, data)
 
@@ -142,13 +142,13 @@ def test_each_training_phase_is_counted_at_its_own_cost(sprites, tmp_path):
     assert prior != autoencoder
 
     torch.manual_seed(0)
-    config = TrainConfig(steps=5, batch_size=32, progress=False, device="cpu")
+    config = TrainConfig(steps=5, batch_size=32, show_progress=False, device="cpu")
     result = Trainer(config, tmp_path, "vqvae").fit(
         models.create("vqvae", train.image_shape, **settings), train)
     assert result.flops == pytest.approx(2 * autoencoder + 3 * prior, rel=1e-9)
     # A FLOP budget spends FLOPs, whatever the phase: 2 autoencoder steps, then the prior's.
     torch.manual_seed(0)
-    budget = TrainConfig(flops=2 * autoencoder + 2.5 * prior, batch_size=32, progress=False,
+    budget = TrainConfig(flops=2 * autoencoder + 2.5 * prior, batch_size=32, show_progress=False,
                          device="cpu")
     assert Trainer(budget, tmp_path / "b", "vqvae").fit(
         models.create("vqvae", train.image_shape, **settings), train).steps == 5

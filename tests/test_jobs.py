@@ -16,7 +16,7 @@ from conftest import TINY_SETTINGS, run_table
 from genbench.benchmarks.executors import Job, Shared, local
 from genbench.benchmarks.executors.local import LocalExecutor, shares_cores, threads_per_job
 from genbench.cli import main
-from genbench.config import DataConfig, Resources, RunConfig
+from genbench.settings import DataConfig, Resources, RunConfig
 from genbench.training import TrainConfig
 
 SUITE = """
@@ -58,7 +58,7 @@ def test_a_job_in_this_process_runs_with_its_threads_and_gives_them_back(monkeyp
     executor = LocalExecutor(jobs=1)
     executor.cores = 2
     statuses = [s for _, s in executor.run([job("a"), job("b", num_cpus=1)],
-                                                     Shared(floors=[]), False)]
+                                                     Shared(), False)]
     assert statuses == ["running", "done", "running", "done"]
     assert seen == [2, 1]
     assert torch.get_num_threads() == before

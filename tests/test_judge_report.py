@@ -14,10 +14,11 @@ import torch
 from conftest import TINY_SETTINGS
 
 from genbench.benchmarks import store
-from genbench.benchmarks.inputs import inputs_for, inputs_key
-from genbench.benchmarks.judge import judge_samples
-from genbench.benchmarks.suite import load_suite
+from genbench.benchmarks.score import score
 from genbench.cli import main
+from genbench.judge import Judge, inputs_for, inputs_key
+from genbench.metrics import calibration_sets
+from genbench.settings import load_suite
 
 SUITE = """
 name = "judged"
@@ -42,6 +43,10 @@ def inputs(judged):
     return inputs_for(load_suite(judged[0]).runs()[0])
 
 
+def judge_samples(images: torch.Tensor, inputs, batch_size: int):
+    return Judge(inputs, batch_size).judge(images)
+
+
 def test_every_run_has_intervals_density_copies_and_the_second_space(judged):
     _, out = judged
     for run in ("ae-sprites-s0", "vae-sprites-s0"):
@@ -61,10 +66,11 @@ def test_every_run_has_intervals_density_copies_and_the_second_space(judged):
         assert torch.equal(visuals["copy_distances"][visuals["copy_gallery_index"]], nearest)
 
 
-def test_reference_holds_floors_and_calibration_in_both_spaces(judged):
+def test_calibration_holds_the_judge_and_its_rows_in_both_spaces(judged):
     _, out = judged
-    reference = json.loads((out / store.REFERENCE).read_text())
-    assert [f["fid_extractor"] for f in reference["fid_floors"]] == ["classifier"]
+    reference = json.loads((out / store.CALIBRATION).read_text())
+    assert [j["fid_extractor"] for j in reference["judges"]] == ["classifier"]
+    assert not (out / store.OLD_REFERENCE).exists()
     entries = {e["fid_extractor"]: e for e in reference["calibration"]}
     assert set(entries) == {"classifier", "selfsupervised"}
     rows = {r["set"]: r for r in entries["classifier"]["rows"]}
@@ -137,3 +143,33 @@ def test_shared_cache_files_suffice_for_a_worker(judged, tmp_path, monkeypatch):
     worker_inputs = inputs_for(run, splits)
     judge_samples(splits[1].images[N:2 * N], worker_inputs, 100)
     assert {str(p.relative_to(worker)) for p in worker.rglob("*") if p.is_file()} == names
+
+
+def test_the_same_samples_give_the_same_numbers_on_every_path(judged, inputs, tmp_path):
+    """A quality-curve point, a calibration row, final evaluation and `genbench score` all
+    measure through the one judge: the same images get the same numbers."""
+    suite, out = judged
+    run = load_suite(suite).runs()[0]
+    judge = Judge(inputs, run.eval.batch_size, run.eval.bootstrap_rounds)
+    images = inputs.test.images[N:2 * N]
+    final = judge.judge(images).metrics
+    point = judge.curve_point(images)
+    row = judge.real_rows(images)["classifier"]
+    second = judge.real_rows(images)["selfsupervised"]
+    shutil.copyfile(out / store.SUITE, tmp_path / store.SUITE)  # the suite's settings
+    scored = score(images, "sprites", tmp_path, name="same")
+    for key in ("fid", "fid_lo", "fid_hi", "kid"):
+        assert point[key] == final[key] == row[key] == scored[key], key
+    for key in ("precision", "recall", "density", "coverage", "copy_fraction", "kid_hi"):
+        assert final[key] == row[key] == scored[key], key
+    assert second["fid"] == final["fid_selfsupervised"] == scored["fid_selfsupervised"]
+    # The suite's calibration rows are the judge's numbers for its held-out set.
+    test = inputs.test
+    sets = calibration_sets(test.images, inputs.copy_candidates, N, test.labels,
+                            reference_size=N, seed=0)
+    calibration = json.loads((out / store.CALIBRATION).read_text())["calibration"]
+    stored = next(r for e in calibration if e["fid_extractor"] == "classifier"
+                  for r in e["rows"] if r["set"] == "held-out")
+    again = judge.real_rows(sets["held-out"])["classifier"]
+    assert stored["fid"] == pytest.approx(again["fid"], rel=1e-9)
+    assert stored["coverage"] == pytest.approx(again["coverage"], rel=1e-9)

@@ -11,9 +11,10 @@ import torch
 
 from genbench import datasets, metrics, models
 from genbench.benchmarks.build import training_data
-from genbench.config import ConfigError, DataConfig, RunConfig
 from genbench.datasets import Batches, ImageData, to_float
+from genbench.errors import ConfigError
 from genbench.models.vae import decoder_log_prob
+from genbench.settings import DataConfig, RunConfig
 
 
 def linear_gaussian_vae(sigma: float = 0.2, exact_posterior: bool = True) -> models.GenerativeModel:
@@ -73,7 +74,7 @@ def test_importance_weighted_bound_tightens_on_a_trained_vae(sprites, tmp_path):
 
     train, test = sprites
     model = models.create("vae", train.image_shape, latent_dim=8)
-    Trainer(TrainConfig(steps=150, batch_size=64, progress=False, device="cpu"),
+    Trainer(TrainConfig(steps=150, batch_size=64, show_progress=False, device="cpu"),
             tmp_path).fit(model, train)
     torch.manual_seed(0)
     result = metrics.likelihood_metrics(model.eval(), test.images[:200], (1, 10, 100))

@@ -239,14 +239,18 @@ def test_generate_returns_uint8_images_and_a_rate(sprites):
     assert rate > 0 and metrics.parameter_count(model) > 0
 
 
-def test_peak_memory_on_cpu_differs_between_models_and_leaves_training_alone(sprites):
+def test_step_memory_on_cpu_differs_between_models_and_leaves_the_model_alone(sprites):
     train, _ = sprites
     cpu = torch.device("cpu")
 
     def memory(name, **config):
-        return metrics.peak_memory(cpu, lambda: models.create(name, train.image_shape,
-                                                             train.num_classes, **config),
-                                   train, 32, 1e-3)
+        model = models.create(name, train.image_shape, train.num_classes, **config)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        measured = metrics.timing.step_memory(cpu, model, train, 32)
+        after = model.state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before), name  # weights, buffers
+        assert all(p.grad is None for p in model.parameters())
+        return measured
 
     state = torch.get_rng_state()
     small, large = memory("vae", latent_dim=2), memory("gan", width=8)

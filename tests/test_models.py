@@ -48,7 +48,7 @@ def _train(name, data, tmp_path, steps, batch_size=64, **extra):
     torch.manual_seed(0)
     model = models.create(name, data.image_shape, data.num_classes, **{**SMALL[name], **extra})
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=LR.get(name, 1e-3),
-                         log_every=10, checkpoint_every=steps, progress=False, device="cpu")
+                         log_every=10, checkpoint_every=steps, show_progress=False, device="cpu")
     return Trainer(config, tmp_path, name).fit(model, data)
 
 
@@ -57,7 +57,7 @@ def test_training_loss_falls_and_samples_are_images(name, sprites, tmp_path):
     train, _ = sprites
     steps = {"vqvae": 200, "diffusion": 80}.get(name, 120)
     result = _train(name, train, tmp_path, steps, batch_size=32 if name == "diffusion" else 64)
-    curve = pd.read_csv(tmp_path / "curves.csv")["loss"]
+    curve = pd.read_csv(tmp_path / "loss.csv")["loss"]
     assert curve.iloc[-3:].mean() < 0.8 * curve.iloc[:2].mean(), curve.tolist()
     samples = result.sampler.sample(6, result.sampler.random_labels(6))
     assert samples.shape == (6, *train.image_shape)
@@ -95,7 +95,7 @@ def test_gan_samples_move_towards_the_data(sprites, tmp_path):
     result = _train("gan", train, tmp_path, 80, ema_decay=0.9)
     after = F.mse_loss(result.sampler.sample(256).mean(0), target)
     assert after < 0.5 * before
-    losses = pd.read_csv(tmp_path / "curves.csv")
+    losses = pd.read_csv(tmp_path / "loss.csv")
     assert {"loss", "d_loss", "g_loss"} <= set(losses.columns)
 
 

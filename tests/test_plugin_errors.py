@@ -17,10 +17,10 @@ from test_plugins import (  # noqa: F401  (registries: the fixture that restores
 )
 
 from genbench import datasets, models, plugins
-from genbench.benchmarks.suite import load_suite
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 from genbench.models import GenerativeModel, register_model
 from genbench.plugins import PluginError
+from genbench.settings import load_suite
 
 
 # -- errors at import: the import error, and who named the plug-in -----------------------------

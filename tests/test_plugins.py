@@ -14,11 +14,11 @@ import pytest
 from conftest import TINY_SETTINGS
 
 from genbench import datasets, models, plugins
-from genbench.benchmarks import run_suite
-from genbench.benchmarks.suite import load_suite
+from genbench.benchmarks import run_benchmark
 from genbench.datasets import base as dataset_base
 from genbench.models import base as model_base
 from genbench.reports import write_report
+from genbench.settings import load_suite
 
 # A model written outside genbench: a linear autoencoder that samples by decoding N(0, I).
 LINEAR_MODEL = '''
@@ -139,7 +139,7 @@ def test_plugin_models_run_in_a_suite_beside_a_built_in_and_appear_in_the_report
     assert models.available()[-3:] == ["diffusion", "mine", "linear-ae"]
 
     suite.eval = {**suite.eval, "visuals": False, "curve": False}  # not what is tested here
-    result = run_suite(suite, tmp_path / "out", progress=False)
+    result = run_benchmark(suite, tmp_path / "out", progress=False)
     write_report(tmp_path / "out")
     assert sorted(result.done) == ["linear-ae-sprites-s0", "mine-sprites-s0", "vae-sprites-s0"]
     frame = pd.read_csv(tmp_path / "out" / "results.csv").set_index("run")

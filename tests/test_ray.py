@@ -117,7 +117,7 @@ class KilledRun:
     out: Path
     stdout: str
     step: int  # of the checkpoint in the driver's store when the worker was killed
-    curves: str  # curves.csv in the driver's store then
+    curves: str  # loss.csv in the driver's store then
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def ray_run(cluster, reference, tmp_path_factory) -> KilledRun:
         _wait_for(run / "checkpoint.pt", driver)
         worker = _worker_running("long-sprites-s0")
         step = torch_load(run / "checkpoint.pt")["state"]["step"]
-        curves = (run / "curves.csv").read_text()
+        curves = (run / "loss.csv").read_text()
         worker.kill()
         worker.wait(30)
         stdout, stderr = driver.communicate(timeout=300)
@@ -160,8 +160,8 @@ def test_ray_gives_the_local_executors_runs_and_metrics(ray_run, reference):
     assert failure["error"] == local_failure["error"] and "became" in failure["error"]
     names = {p.relative_to(expected) for p in expected.rglob("*") if not p.name.startswith(".")}
     assert {p.relative_to(out) for p in out.rglob("*") if not p.name.startswith(".")} == names
-    assert json.loads((out / "reference.json").read_text()) == json.loads(
-        (expected / "reference.json").read_text())
+    assert json.loads((out / "calibration.json").read_text()) == json.loads(
+        (expected / "calibration.json").read_text())
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -175,7 +175,7 @@ def test_killed_worker_resumes_from_its_last_checkpoint(ray_run):
     # Resumed, not restarted: the rows logged up to the checkpoint are the very rows written
     # before the kill, wall-clock times and speeds included; the step count then goes on.
     before = [row for row in _rows(ray_run.curves) if int(row["step"]) <= ray_run.step]
-    after = _rows((ray_run.out / "runs/long-sprites-s0/curves.csv").read_text())
+    after = _rows((ray_run.out / "runs/long-sprites-s0/loss.csv").read_text())
     assert after[:len(before)] == before
     assert int(after[-1]["step"]) == LONG_STEPS
 
@@ -186,16 +186,17 @@ def test_changing_resources_keeps_the_stored_results(reference, tmp_path, capsys
     other.write_text(suite.read_text().replace("num_cpus = 1", "num_cpus = 2"))
     shutil.copytree(expected, tmp_path / "out")
     assert benchmark(other, tmp_path / "out") == 0
-    assert "0 run(s) done, 3 already complete" in capsys.readouterr().out
+    assert "0 run(s) done, 2 already complete, 0 failed, 1 failed earlier" in \
+        capsys.readouterr().out
 
 
 def test_shared_work_ships_every_cache_file_a_job_reads(reference, tmp_path, monkeypatch):
     """A worker's cache holds only what the driver shipped: the job's FID must find all of it
     there (nothing recomputed), and its data must come from the driver's tensors."""
-    from genbench.benchmarks.inputs import inputs_for, inputs_key
     from genbench.benchmarks.runner import prepare_shared
-    from genbench.benchmarks.suite import load_suite
+    from genbench.judge.inputs import inputs_for, inputs_key
     from genbench.metrics import fidelity_metrics
+    from genbench.settings import load_suite
 
     run = load_suite(reference[0]).runs()[0]
     run.data.root = str(tmp_path / "no-data-here")  # sprites are generated: no files needed

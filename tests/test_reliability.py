@@ -43,7 +43,7 @@ def _train(out: Path, cache: Path, monkeypatch) -> dict:
             "--max-train", "512", "--steps", "20", "--batch-size", "32", "--quiet",
             "--out", str(out)]  # the classifier trains on the 512 images too: 24 steps
     assert main(argv) == 0
-    return {name: (out / name).read_text() for name in ("quality.csv", "curves.csv")}
+    return {name: (out / name).read_text() for name in ("quality.csv", "loss.csv")}
 
 
 def test_train_gives_the_same_results_with_a_cold_and_a_warm_cache(tmp_path, monkeypatch,
@@ -55,7 +55,7 @@ def test_train_gives_the_same_results_with_a_cold_and_a_warm_cache(tmp_path, mon
     capsys.readouterr()
     assert len(cold["quality.csv"].splitlines()) >= 2  # a curve point was measured
     assert _without_timing(cold["quality.csv"]) == _without_timing(warm["quality.csv"])
-    assert _without_timing(cold["curves.csv"]) == _without_timing(warm["curves.csv"])
+    assert _without_timing(cold["loss.csv"]) == _without_timing(warm["loss.csv"])
     weights = [torch.load(d / "checkpoint.pt", weights_only=False)["model"]
                for d in (tmp_path / "cold", tmp_path / "warm")]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
@@ -79,7 +79,7 @@ class SlowJob:
 
     def __call__(self) -> None:
         write = atomic_write_bytes
-        write(self.directory / "curves.csv", b"step,loss\n1,0.5\n")
+        write(self.directory / "loss.csv", b"step,loss\n1,0.5\n")
         write(self.directory / "logs" / "events.1", b"first")
         time.sleep(self.pause)
         write(self.directory / "train.json", b"{}")
@@ -103,6 +103,6 @@ def test_the_completion_mark_is_the_last_file_the_driver_receives(tmp_path):
     received = [name for _, files in arrivals for name in files]
     assert received[-1] == store.METRICS and received.count(store.METRICS) == 1
     assert list(arrivals[-1][1]) == [store.METRICS]  # alone in its put
-    assert set(received) == {"curves.csv", "train.json", "logs/events.1", "logs/events.2",
+    assert set(received) == {"loss.csv", "train.json", "logs/events.1", "logs/events.2",
                              "logs/deep/events.3", store.METRICS}
     assert mailbox.newest["run-0"]["logs/deep/events.3"] == b"third"

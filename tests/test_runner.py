@@ -20,8 +20,8 @@ from conftest import TINY_SETTINGS, run_table
 from genbench import models
 from genbench.benchmarks import store
 from genbench.benchmarks.runner import planned_runs
-from genbench.benchmarks.suite import available_suites, load_suite
 from genbench.cli import main
+from genbench.settings import available_suites, load_suite
 
 TINY = """
 name = "{name}"
@@ -110,22 +110,26 @@ def test_rerun_skips_finished_runs(reference, capsys):
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
 
 
-def test_fid_floor_is_kept_per_setting_of_a_dataset(reference):
+def test_a_judge_and_its_floor_are_kept_per_setting_of_a_dataset(reference):
     from genbench.benchmarks.runner import prepare_shared
-    from genbench.config import RunConfig
+    from genbench.judge.calibration import floor
+    from genbench.settings import RunConfig
 
     suite, out = reference
-    floors = json.loads((out / store.REFERENCE).read_text())["fid_floors"]
-    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200)]
-    assert "Real training images score FID" in (out / "report.md").read_text()
-    # Two settings of one dataset (here two sample counts) keep a floor each.
+    judges = json.loads((out / store.CALIBRATION).read_text())["judges"]
+    assert [(j["dataset"], j["fid_samples"]) for j in judges] == [("sprites", 200)]
+    assert "Real held-out images outside the reference score FID" in \
+        (out / "report.md").read_text()
+    # Two settings of one dataset (here two sample counts) keep a judge and a floor each.
     run = load_suite(suite).runs()[0]
     other = RunConfig.from_dict(run.to_dict())
     other.eval.fid_samples = 100
-    floors = prepare_shared([run, other]).floors
-    assert [(f["dataset"], f["fid_samples"]) for f in floors] == [("sprites", 200),
-                                                                  ("sprites", 100)]
+    shared = prepare_shared([run, other])
+    assert [(j["dataset"], j["fid_samples"]) for j in shared.judges] == [("sprites", 200),
+                                                                         ("sprites", 100)]
+    floors = [floor(e) for e in shared.calibration if e["fid_extractor"] == "classifier"]
     assert floors[0]["fid"] != floors[1]["fid"]
+    assert [f["fid_samples"] for f in floors] == [200, 100]
 
 
 def _spawn(suite: Path, out: Path) -> subprocess.Popen:
@@ -219,7 +223,8 @@ def test_diverging_run_is_recorded_and_the_suite_goes_on(tmp_path, capsys):
     assert "Runs without results" in (out / "report.md").read_text()
     capsys.readouterr()
     assert benchmark(suite, out, "--no-report") == 0  # recorded failures are not retried
-    assert "2 already complete" in capsys.readouterr().out
+    assert ("0 run(s) done, 1 already complete, 0 failed, 1 failed earlier (rerun with "
+            "--retry-failed)") in capsys.readouterr().out
 
 
 def test_damaged_results_are_measured_again(reference, tmp_path):

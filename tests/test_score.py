@@ -29,9 +29,9 @@ from genbench.benchmarks.supplied import (
     read_samples,
 )
 from genbench.cli import main
-from genbench.config import DataConfig, EvalConfig
 from genbench.errors import ConfigError
 from genbench.metrics import generate
+from genbench.settings import DataConfig, EvalConfig
 
 SUITE = """
 name = "scoring"

@@ -9,7 +9,8 @@ import pytest
 from conftest import TINY_SETTINGS
 
 from genbench.cli import main
-from genbench.config import ConfigError, build
+from genbench.errors import ConfigError
+from genbench.settings import build
 from genbench.training.stopping import StopRule, format_x
 
 SECONDS = [3.75 * 2**i for i in range(8)]  # 3.75 ... 480 s, as curves.py places points

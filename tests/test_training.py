@@ -13,6 +13,7 @@ import torch
 from genbench import metrics, models
 from genbench.benchmarks.curves import QUALITY, QualityCurve
 from genbench.io import torch_load
+from genbench.judge import Judge, RunInputs
 from genbench.training import LogSpaced, Progress, TrainConfig, Trainer
 from genbench.training import checkpoint as checkpoint_module
 
@@ -21,7 +22,7 @@ def _fit(data, out, steps, callbacks=(), **config):
     torch.manual_seed(0)
     model = models.create("vae", data.image_shape, data.num_classes)
     settings = {"steps": steps, "batch_size": 64, "log_every": 7, "checkpoint_every": 5,
-                "progress": False, "device": "cpu", **config}
+                "show_progress": False, "device": "cpu", **config}
     return Trainer(TrainConfig(**settings), out, "vae", list(callbacks)).fit(model, data)
 
 
@@ -77,7 +78,7 @@ def test_callbacks_leave_training_untouched(sprites, tmp_path):
 def test_loss_curve_always_has_a_header_and_the_last_step(sprites, tmp_path):
     train, _ = sprites
     _fit(train, tmp_path, 3, log_every=50)
-    curve = pd.read_csv(tmp_path / "curves.csv")
+    curve = pd.read_csv(tmp_path / "loss.csv")
     assert list(curve["step"]) == [3] and "loss" in curve
 
 
@@ -109,7 +110,7 @@ def test_a_callback_stops_the_run_and_a_resumed_run_stays_stopped(sprites, tmp_p
     assert stopper.calls == [(s, False) for s in range(1, 7)] + [(6, True)]
     state = torch_load(tmp_path / "checkpoint.pt")["state"]
     assert state["finished"] and state["stopped"] == "stopped at step 6" and state["step"] == 6
-    assert list(pd.read_csv(tmp_path / "curves.csv")["step"])[-1] == 6
+    assert list(pd.read_csv(tmp_path / "loss.csv")["step"])[-1] == 6
     # Resumed with a larger budget: it stays stopped, nothing trains or runs again.
     again = Stopper(100)
     resumed = _fit(train, tmp_path, 40, [again])
@@ -138,7 +139,7 @@ def test_fit_returns_the_model_and_its_sampling_weights(sprites, tmp_path):
     torch.manual_seed(0)
     model = models.create("vae", train.image_shape)
     model.ema_decay = 0.9  # the Trainer keeps an EMA copy: the sampler is its module
-    config = TrainConfig(steps=5, batch_size=64, progress=False, device="cpu")
+    config = TrainConfig(steps=5, batch_size=64, show_progress=False, device="cpu")
     averaged = Trainer(config, tmp_path / "ema").fit(model, train)
     assert averaged.model is model and averaged.sampler is not model
     assert not averaged.sampler.training and not averaged.model.training
@@ -170,9 +171,10 @@ def space(sprites, tmp_path_factory):
 
 
 def _curve(directory, space, test):
-    reference = metrics.extract_features(test.images[:200], space)
-    return QualityCurve(directory, space, reference, LogSpaced(4, 2), by_seconds=False,
-                        samples=64, batch_size=64)
+    inputs = RunInputs(key="curve", train=test, test=test, held_out=test, space=space,
+                       reference=test.images[:200], reference_name=None, cache=directory)
+    return QualityCurve(directory, Judge(inputs, batch_size=64), LogSpaced(4, 2),
+                        by_seconds=False, samples=64)
 
 
 def test_resumed_curve_keeps_its_points_and_equals_an_uninterrupted_one(sprites, space,
@@ -195,7 +197,7 @@ def test_resumed_curve_keeps_its_points_and_equals_an_uninterrupted_one(sprites,
     # Points before the checkpoint were kept, not measured again (their cost is unchanged).
     pd.testing.assert_frame_equal(resumed.iloc[:2], before.iloc[:2])
     assert list(resumed["step"]) == [4, 8, 16, 20]
-    progress = torch_load(parts / "progress.pt")
+    progress = torch_load(parts / "curve-samples.pt")
     assert progress["steps"] == [4, 8, 16, 20] and progress["samples"].shape[:2] == (4, 8)
 
 
@@ -203,8 +205,7 @@ def test_seconds_points_are_taken_once_each_at_or_before_their_time(tmp_path):
     # 0.4 s steps, points at 1, 2, 4 s of a 5 s budget: each point is taken at the last step
     # that ends before it (0.8, 1.6, 3.6 s), never a second time at the step after, and the
     # end of the budget is one more point.
-    curve = QualityCurve(tmp_path, None, None, LogSpaced(1, 2), by_seconds=True, samples=8,
-                         end=5.0)
+    curve = QualityCurve(tmp_path, None, LogSpaced(1, 2), by_seconds=True, samples=8, end=5.0)
     taken = []
     for step in range(1, 13):
         progress = Progress(step, 0, step, round(0.4 * step, 3), final=step == 12)

@@ -11,8 +11,9 @@ from typing import Literal
 import pytest
 
 from genbench.cli import main
-from genbench.config import ConfigError, DataConfig, RunConfig
+from genbench.errors import ConfigError
 from genbench.paths import check_output_dir
+from genbench.settings import DataConfig, RunConfig
 from genbench.validation import admits, check_value, describe
 
 SPRITES = ["train", "--model", "vae", "--dataset", "sprites", "--steps", "2", "--quiet"]

@@ -21,7 +21,7 @@ def trained(data, directory, steps, autoencoder_steps, resume=True):
     model = models.create("vqvae", data.image_shape, **SMALL,
                           autoencoder_steps=autoencoder_steps)
     config = TrainConfig(steps=steps, batch_size=32, lr=2e-3, log_every=5,
-                         checkpoint_every=1000, progress=False, device="cpu")
+                         checkpoint_every=1000, show_progress=False, device="cpu")
     Trainer(config, directory, "vqvae").fit(model, data, resume=resume)
     return model
 
@@ -64,7 +64,7 @@ def test_each_phase_logs_its_own_losses(sprites, tmp_path):
 
     train, _ = sprites
     trained(train, tmp_path, 30, autoencoder_steps=15)
-    curve = pd.read_csv(tmp_path / "curves.csv").set_index("step")
+    curve = pd.read_csv(tmp_path / "loss.csv").set_index("step")
     assert curve.loc[15, ["recon", "commit"]].notna().all() and pd.isna(curve.loc[15, "prior_nll"])
     assert curve.loc[30, "prior_nll"] > 0 and pd.isna(curve.loc[30, "recon"])
     # In phase 2 the loss is the prior's NLL of the frozen codes alone.

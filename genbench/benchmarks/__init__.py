@@ -3,8 +3,8 @@
 from genbench.benchmarks.build import RunIncomplete
 from genbench.benchmarks.evaluate import evaluate_run
 from genbench.benchmarks.job import execute, train_run
-from genbench.benchmarks.runner import SuiteResult, run_suite
+from genbench.benchmarks.runner import SuiteResult, run_benchmark
 from genbench.benchmarks.store import StoreError
 
-__all__ = ["RunIncomplete", "StoreError", "SuiteResult", "evaluate_run", "execute", "run_suite",
+__all__ = ["RunIncomplete", "StoreError", "SuiteResult", "evaluate_run", "execute", "run_benchmark",
            "train_run"]

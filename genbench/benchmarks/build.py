@@ -9,10 +9,10 @@ import torch
 
 from genbench import datasets, models
 from genbench.benchmarks import store
-from genbench.config import RunConfig
 from genbench.datasets import ImageData
 from genbench.errors import GenbenchError
 from genbench.io import torch_load
+from genbench.settings import RunConfig
 from genbench.training import load_sampling_weights, pick_device
 
 

@@ -12,7 +12,7 @@ keeps the points up to its checkpoint and recomputes none of them.
     quality.csv   step, epoch, images, seconds, flops, eval_seconds, n, kid, kid_std,
                   kid_subset, fid, extractor, loss, point (one row per point; `point`
                   counts the log-spaced points it stands for)
-    progress.pt   the first few samples at every point, for "how samples improve"
+    curve-samples.pt  the first few samples at every point, for "how samples improve"
 """
 
 from __future__ import annotations
@@ -26,19 +26,11 @@ from typing import Any
 
 import torch
 
-from genbench.benchmarks.inputs import RunInputs
-from genbench.benchmarks.judge import BOOTSTRAP_ROUNDS
-from genbench.benchmarks.store import PROGRESS, QUALITY
-from genbench.config import RunConfig
+from genbench.benchmarks.store import CURVE_SAMPLES, QUALITY
 from genbench.io import CorruptFileError, atomic_torch_save, atomic_write_text, torch_load
-from genbench.metrics import (
-    FeatureSpace,
-    extract_features,
-    generate,
-    metrics_from_features,
-)
-from genbench.metrics.uncertainty import bootstrap_intervals
+from genbench.judge import Judge
 from genbench.models import GenerativeModel
+from genbench.settings import RunConfig
 from genbench.training import LogSpaced, Progress
 from genbench.training.stopping import StopRule
 
@@ -48,18 +40,16 @@ X_OF_UNIT = {"seconds": "seconds", "steps": "step", "flops": "flops"}  # a stop 
 
 
 class QualityCurve:
-    """The Trainer callback that writes quality.csv and progress.pt into `directory`."""
+    """The Trainer callback that writes quality.csv and curve-samples.pt into `directory`."""
 
-    def __init__(self, directory: Path, space: FeatureSpace, reference: torch.Tensor,
-                 schedule: LogSpaced, by_seconds: bool, samples: int, seed: int = 0,
-                 batch_size: int = 500, strip: int = 8, end: float = math.inf,
-                 stop: StopRule | None = None) -> None:
-        self.directory, self.space, self.reference = Path(directory), space, reference
-        self.stop = stop
+    def __init__(self, directory: Path, judge: Judge, schedule: LogSpaced, by_seconds: bool,
+                 samples: int, seed: int = 0, strip: int = 8, end: float = math.inf,
+                 stop: StopRule | None = None, who: str = "the model") -> None:
+        self.directory, self.judge, self.stop, self.who = Path(directory), judge, stop, who
         self.schedule, self.by_seconds = schedule, by_seconds
         # The end of the budget has its own point: planned points stop short of it.
         self.last_planned = schedule.index(end * (1 - 1e-6)) if math.isfinite(end) else math.inf
-        self.samples, self.seed, self.batch_size, self.strip = samples, seed, batch_size, strip
+        self.samples, self.seed, self.strip = samples, seed, strip
         self.rows: list[dict[str, Any]] = []
         self.strips: dict[int, torch.Tensor] = {}  # step -> the first samples drawn there
         self._previous: Progress | None = None
@@ -69,7 +59,7 @@ class QualityCurve:
     def resume(self, progress: Progress) -> None:
         self.rows = [r for r in _read_rows(self.directory / QUALITY)
                      if int(r["step"]) <= progress.step]
-        self.strips = {step: images for step, images in _read_strips(self.directory / PROGRESS)
+        self.strips = {step: images for step, images in _read_strips(self.directory / CURVE_SAMPLES)
                        if step <= progress.step}
         self._previous = progress
 
@@ -106,19 +96,11 @@ class QualityCurve:
         row: dict[str, Any] = {
             "step": progress.step, "epoch": progress.epoch, "images": progress.images,
             "seconds": round(progress.seconds, 3), "flops": progress.flops, "n": self.samples,
-            "extractor": self.space.extractor, "point": self._due_point,
+            "extractor": self.judge.space.extractor, "point": self._due_point,
             "loss": "" if progress.loss is None else progress.loss}
         if model.sampling_ready():  # else the point keeps its loss and no sample quality
-            images, _ = generate(model, self.samples, self.batch_size, seed=self.seed)
-            fake = extract_features(images, self.space, self.batch_size,
-                                    cuda=model.device.type == "cuda")
-            scores = metrics_from_features(fake, self.reference, prc=False)
-            # The evaluation's interval, as the final FID has: rankings at a budget tie
-            # models whose points are within each other's noise.
-            scores.update(bootstrap_intervals(fake, self.reference, ("fid",),
-                                              rounds=BOOTSTRAP_ROUNDS))
-            row.update({k: scores[k] for k in ("kid", "kid_std", "kid_subset", "fid",
-                                               "fid_lo", "fid_hi")})
+            images, _ = self.judge.draw(model, self.samples, self.seed, self.who)
+            row.update(self.judge.curve_point(images, cuda=model.device.type == "cuda"))
             self.strips[progress.step] = images[:self.strip].clone()
         row["eval_seconds"] = round(time.perf_counter() - start, 3)
         self.rows.append(row)
@@ -149,25 +131,26 @@ class QualityCurve:
         writer.writerows(self.rows)
         shown = [r for r in self.rows if int(r["step"]) in self.strips]
         if shown:  # none yet while a two-phase model's points measure only its loss
-            atomic_torch_save(self.directory / PROGRESS, {
+            atomic_torch_save(self.directory / CURVE_SAMPLES, {
                 "samples": torch.stack([self.strips[int(r["step"])] for r in shown]),
                 "steps": [int(r["step"]) for r in shown],
                 "seconds": [float(r["seconds"]) for r in shown]})
         atomic_write_text(self.directory / QUALITY, out.getvalue())
 
 
-def quality_curve(run: RunConfig, directory: Path, inputs: RunInputs) -> QualityCurve:
-    """The run's curve callback, against the same held-out reference as its final FID."""
+def quality_curve(run: RunConfig, directory: Path, judge: Judge) -> QualityCurve:
+    """The run's curve callback, measured by the run's judge (the final FID's)."""
     e, t = run.eval, run.train
-    features = inputs.reference_features(e.batch_size)
+    judge.inputs.reference_features(e.batch_size)  # before the run's random stream starts
     by_seconds = t.seconds is not None
     if by_seconds:
         end = t.seconds
     else:  # a FLOP budget's steps are known once the Trainer has counted a step
-        end = math.inf if t.flops is not None else t.total_steps(len(inputs.train) // t.batch_size)
+        train = judge.inputs.train
+        end = math.inf if t.flops is not None else t.total_steps(len(train) // t.batch_size)
     schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
-    return QualityCurve(directory, inputs.space, features, schedule, by_seconds,
-                        e.curve_samples, run.seed, e.batch_size, end=end, stop=run.stop)
+    return QualityCurve(directory, judge, schedule, by_seconds, e.curve_samples, run.seed,
+                        end=end, stop=run.stop, who=f"model {run.name!r}")
 
 
 def _number(value: Any) -> float | None:

@@ -16,18 +16,16 @@ import torch
 from genbench import models
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
-from genbench.benchmarks.inputs import RunInputs, inputs_for
-from genbench.benchmarks.judge import judge_samples
 from genbench.benchmarks.visuals import judge_visuals, run_visuals
-from genbench.config import RunConfig
 from genbench.io import atomic_torch_save, atomic_write_json, read_json
+from genbench.judge import Judge, inputs_for, judge_of
 from genbench.metrics import (
-    generate,
     likelihood_metrics,
     likelihood_notes,
     parameter_count,
     reconstruction_metrics,
 )
+from genbench.settings import RunConfig
 
 log = logging.getLogger(__name__)
 # What training measured, carried into metrics.json beside what evaluation measures.
@@ -43,14 +41,20 @@ def evaluate_run(directory: str | Path, changes: dict[str, dict[str, Any]] | Non
     configuration that do not alter its results (a moved data root, local FID weights)."""
     directory = Path(directory)
     run = RunConfig.from_dict(store.read_config(directory)).changed(changes or {})
-    return evaluate(run, directory, inputs_for(run))
+    return evaluate(run, directory, judge_of(run, inputs_for(run)))
 
 
-def evaluate(run: RunConfig, directory: Path, inputs: RunInputs) -> dict[str, Any]:
-    """metrics.json and visuals.pt of a trained run."""
-    model = load_trained(run, directory, inputs.train, run.train.device)
-    training = read_json(directory / store.TRAIN) if (directory / store.TRAIN).exists() else {}
-    metrics, visuals = measure(model, run, inputs)
+def evaluate(run: RunConfig, directory: Path, judge: Judge,
+             model: models.GenerativeModel | None = None,
+             training: dict[str, Any] | None = None) -> dict[str, Any]:
+    """metrics.json and visuals.pt of a trained run: its `model` with its sampling weights
+    and `training` summary where the job has them, else read from the run directory."""
+    if model is None:
+        model = load_trained(run, directory, judge.inputs.train, run.train.device)
+    if training is None:
+        path = directory / store.TRAIN
+        training = read_json(path) if path.exists() else {}
+    metrics, visuals = measure(model, run, judge)
     metrics.update({k: training.get(k) for k in FROM_TRAINING})
     atomic_torch_save(directory / store.VISUALS, visuals)
     atomic_write_json(directory / store.METRICS, metrics)
@@ -58,19 +62,20 @@ def evaluate(run: RunConfig, directory: Path, inputs: RunInputs) -> dict[str, An
 
 
 def measure(model: models.GenerativeModel, run: RunConfig,
-            inputs: RunInputs) -> tuple[dict[str, Any], dict[str, Any]]:
+            judge: Judge) -> tuple[dict[str, Any], dict[str, Any]]:
     """All metrics of a trained model, and the tensors of its figures."""
-    e, held_out = run.eval, inputs.held_out
+    e, inputs = run.eval, judge.inputs
+    held_out = inputs.held_out
     metrics: dict[str, Any] = {
         "run": run.run_id, "model": run.name, "family": run.model, "dataset": run.data.name,
         "seed": run.seed, "capabilities": model.capabilities(),
         "num_train": len(inputs.train), "num_test": len(held_out),
         "image_shape": list(inputs.train.image_shape), "params": parameter_count(model),
     }
-    samples, metrics["sample_images_per_second"] = generate(model, e.fid_samples, e.batch_size,
-                                                            seed=run.seed)
+    samples, metrics["sample_images_per_second"] = judge.draw(model, e.fid_samples, run.seed,
+                                                              who=f"model {run.name!r}")
     labels = (torch.arange(len(samples)) % model.num_classes) if model.conditional else None
-    judgement = judge_samples(samples, inputs, e.batch_size, labels)
+    judgement = judge.judge(samples, labels)
     metrics.update(judgement.metrics)
     if model.reconstructs:
         torch.manual_seed(run.seed)

@@ -19,15 +19,14 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from genbench.benchmarks import executors, store
-from genbench.benchmarks.calibration import calibration_entry
 from genbench.benchmarks.executors import Executor, Job, Shared
-from genbench.benchmarks.inputs import inputs_for, inputs_key, load_splits, ssl_settings
-from genbench.benchmarks.suite import Suite
-from genbench.config import RunConfig
 from genbench.datasets import check_batch_size
 from genbench.io import atomic_write_json
-from genbench.metrics import fidelity_metrics
+from genbench.judge import judge_of
+from genbench.judge.calibration import calibration_entry
+from genbench.judge.inputs import inputs_for, inputs_key, load_splits, ssl_settings
 from genbench.metrics.features import cached_files
+from genbench.settings import RunConfig, Suite
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,8 @@ class SuiteResult:
     runs: list[str]
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # complete before this call
+    failed_earlier: list[str] = field(default_factory=list)  # not retried (no --retry-failed)
 
 
 def prepare_shared(runs: list[RunConfig]) -> Shared:
@@ -47,13 +47,12 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
     self-supervised encoder and the real features (reference and copy candidates), so that
     missing data fails now, and workers never race on caches.
 
-    Returns the data, the cache files jobs read (for executors without a shared file
-    system), and per distinct shared setting (dataset, options, training images, feature
-    space, sample count) the FID floor (the metrics of real training images against the
-    reference, the floor any model's FID in that setting should be read against) and the
-    calibration (benchmarks/calibration.py), one entry per feature space.
+    Returns the data and each run's inputs, the cache files jobs read (for executors without
+    a shared file system), and per distinct shared setting (dataset, options, training
+    images, feature space, sample count) its judge and the judge's calibration
+    (judge/calibration.py), one entry per feature space, whose held-out row is the floor.
     """
-    shared = Shared(floors=[])
+    shared = Shared()
     firsts: dict[str, RunConfig] = {}  # the first run of each shared setting
     for run in runs:  # every run's data, and batches that fit it, before any training
         key = inputs_key(run)
@@ -61,12 +60,11 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
             shared.splits[key], firsts[key] = load_splits(run.data), run
         check_batch_size(run.train.batch_size, shared.splits[key][0])
     for key, run in firsts.items():
-        inputs = inputs_for(run, shared.splits[key])
-        space, reference, batch = inputs.space, inputs.reference, run.eval.batch_size
-        # The real data's own FID against the reference: the floor any model could reach.
-        floor = fidelity_metrics(inputs.train.images[:len(reference)], reference, space,
-                                 inputs.reference_name, inputs.cache, batch)
+        inputs = shared.inputs[key] = inputs_for(run, shared.splits[key])
+        judge = judge_of(run, inputs)
+        space, batch = inputs.space, run.eval.batch_size
         inputs.train_features(batch)
+        inputs.reference_features(batch)
         inputs.reference_features(batch, inputs.ssl_space)
         shared.add_cache_files(inputs.cache, [
             *cached_files(space, inputs.reference_name, inputs.cache),
@@ -74,49 +72,53 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
             *cached_files(inputs.ssl_space, inputs.reference_name, inputs.cache)])
         classifier = space.extractor == "classifier"
         identity = {"dataset": run.data.name, "options": dict(run.data.options),
-                    "max_train": run.data.max_train}
-        shared.floors.append({**identity, "fid_extractor": space.extractor,
-                              "fid_samples": len(reference),
+                    "max_train": run.data.max_train,
+                    "selfsupervised_steps": ssl_settings(run, inputs.train).steps}
+        shared.judges.append({**identity, "fid_extractor": space.extractor,
+                              "fid_samples": len(inputs.reference),
                               "classifier_epochs": run.eval.classifier_epochs if classifier
-                              else None,
-                              "classifier_accuracy": space.classifier_accuracy, **floor})
-        shared.calibration += calibration_entry(
-            inputs, {**identity, "selfsupervised_steps": ssl_settings(run, inputs.train).steps},
-            batch)
+                              else None, "classifier_accuracy": space.classifier_accuracy})
+        shared.calibration += calibration_entry(judge, identity)
     return shared
 
 
 def planned_runs(suite: Suite, changes: dict[str, dict[str, Any]] | None = None
                  ) -> list[RunConfig]:
-    """The suite's runs with the command line's `changes` applied to each (config.changed)."""
-    return [run.changed(changes or {}) for run in suite.runs()]
+    """The suite's runs with the command line's `changes` applied to each (RunConfig.changed)."""
+    return [run.changed(changes) for run in suite.runs()] if changes else suite.runs()
 
 
-def run_suite(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
-              retry_failed: bool = False, progress: bool = True, executor: str = "local",
-              address: str | None = None,
-              changes: dict[str, dict[str, Any]] | None = None) -> SuiteResult:
+def run_benchmark(suite: Suite, out: str | Path, jobs: int = 1, force: bool = False,
+                  retry_failed: bool = False, progress: bool = True, executor: str = "local",
+                  address: str | None = None, changes: dict[str, dict[str, Any]] | None = None,
+                  runs: list[RunConfig] | None = None) -> SuiteResult:
     """Run (or resume) every job of `suite` into `out`, on the executor called `executor`
     (local: `jobs` processes; ray: the cluster at `address`, else a local Ray instance).
-    `changes`: settings that replace the suite's in every run (config.RunConfig.changed)."""
+    `changes`: settings that replace the suite's in every run (RunConfig.changed); `runs`:
+    the planned runs (planned_runs(suite, changes)), where the caller has them."""
     out = Path(out)
-    runs = planned_runs(suite, changes)
+    runs = runs if runs is not None else planned_runs(suite, changes)
     planned = [Job(run, store.run_dir(out, run.run_id)) for run in runs]
-    # Bad input (executor, cluster, data, weights) fails here, before anything is written.
+    configs = {j.run_id: j.run.to_dict() for j in planned}
+    # Bad input (executor, cluster, data, weights, an --out holding other results) fails
+    # here, before anything is written.
     with executors.create(executor, jobs=jobs, address=address) as workers:
         workers.check(planned)
+        store.check_out(out, suite.name, configs, force)
         shared = prepare_shared(runs)
         with store.locked(out):
-            ids = store.record_suite(out, suite.name,
-                                     {j.run_id: j.run.to_dict() for j in planned}, force)
-            atomic_write_json(out / store.REFERENCE, {"fid_floors": shared.floors,
-                                                      "calibration": shared.calibration})
+            # Again under the lock: another command may have written since the first check.
+            store.check_out(out, suite.name, configs, force)
+            ids = store.record_suite(out, suite.name, configs, force)
+            atomic_write_json(out / store.CALIBRATION, {"judges": shared.judges,
+                                                        "calibration": shared.calibration})
             result = SuiteResult(out, suite.name, ids)
             todo = []
             for job in planned:
                 state = store.prepare_run_dir(job.directory, job.run.to_dict(), force)
                 if state == "done" or (state == "failed" and not retry_failed):
-                    result.skipped.append(job.run_id)
+                    (result.skipped if state == "done" else result.failed_earlier).append(
+                        job.run_id)
                     continue
                 (job.directory / store.FAILED).unlink(missing_ok=True)
                 todo.append(job)

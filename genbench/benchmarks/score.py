@@ -1,7 +1,7 @@
 """`genbench score`: samples made elsewhere, measured exactly as a benchmark run measures its own.
 
-The samples go through the runs' own judge (judge.judge_samples) against the inputs a
-run with the same settings has (inputs.inputs_for): the same feature space, reference images,
+The samples go through the runs' own judge (judge.Judge) against the inputs a
+run with the same settings has (judge.inputs_for): the same feature space, reference images,
 sample count n and real-feature cache. Where the results directory holds a suite, the data and
 evaluation settings of its runs on the dataset are used, so that the scored run sits beside
 them in the report; elsewhere the defaults. Flags override either.
@@ -24,18 +24,17 @@ import torch
 
 from genbench import datasets
 from genbench.benchmarks import store
-from genbench.benchmarks.inputs import RunInputs, inputs_for, load_splits
 from genbench.benchmarks.job import save_grid
-from genbench.benchmarks.judge import Judgement, judge_samples
 from genbench.benchmarks.supplied import SamplesError, Supplied, as_images, as_labels
 from genbench.benchmarks.supplied import read_labels as read_label_file
 from genbench.benchmarks.supplied import read_samples as read_sample_files
 from genbench.benchmarks.visuals import judge_visuals
-from genbench.config import DataConfig, EvalConfig, build
 from genbench.errors import ConfigError
 from genbench.io import atomic_torch_save, read_json
+from genbench.judge import Judge, Judgement, inputs_for, judge_of, load_splits
 from genbench.models import GenerativeModel
 from genbench.paths import check_output_dir
+from genbench.settings import DataConfig, EvalConfig, build
 
 SOURCE = "scored: samples supplied"  # metrics.json's `source`, the report's mark
 FAMILY = "scored"  # metrics.json's `family`: no model family trained these samples
@@ -124,7 +123,8 @@ def score(samples: Samples, dataset: str, out: str | Path | None = None,
     splits = load_splits(data)
     images, classes = checked(supplied, splits[1], config)
     inputs = inputs_for(config, splits)  # type: ignore[arg-type]  (reads data and eval only)
-    metrics, judgement = measure_supplied(images, classes, inputs, config, len(supplied.images))
+    judge = judge_of(config, inputs)
+    metrics, judgement = measure_supplied(images, classes, judge, config, len(supplied.images))
     if out is not None:
         visuals = {"samples": images[:64].clone(), "capabilities": metrics["capabilities"],
                    **judge_visuals(judgement, images, inputs.copy_candidates)}
@@ -208,7 +208,7 @@ def checked(supplied: Supplied, test: datasets.ImageData,
     return images[:n], labels[:n]
 
 
-def measure_supplied(images: torch.Tensor, labels: torch.Tensor | None, inputs: RunInputs,
+def measure_supplied(images: torch.Tensor, labels: torch.Tensor | None, judge: Judge,
                      config: ScoredConfig, supplied: int) -> tuple[dict[str, Any], Judgement]:
     """metrics.json of a scored run (what identifies it, its mark, and the sample-quality
     numbers of a trained run) and the judgement they come from, for the copy figures."""
@@ -221,6 +221,6 @@ def measure_supplied(images: torch.Tensor, labels: torch.Tensor | None, inputs: 
         "num_supplied": supplied, "capabilities": capabilities,
         "image_shape": list(images.shape[1:]),
     }
-    judgement = judge_samples(images, inputs, config.eval.batch_size, labels)
+    judgement = judge.judge(judge.check(images, f"samples {config.samples}"), labels)
     metrics.update(judgement.metrics)
     return metrics, judgement

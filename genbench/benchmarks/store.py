@@ -2,19 +2,19 @@
 and the rules that make resuming safe.
 
     OUT/suite.json              the suite, and the configuration of every run in it
-    OUT/reference.json          the FID floors and the calibration rows (real images)
+    OUT/calibration.json        the judges and their calibration rows (real images)
     OUT/.lock                   held (flock) while a suite writes here
     OUT/runs/RUN_ID/config.json     resolved configuration
                     checkpoint.pt   the training loop's state (training/checkpoint.py)
-                    curves.csv      the training loss, every log_every steps (the Trainer)
+                    loss.csv        the training loss, every log_every steps (the Trainer)
                     quality.csv     the quality curve: one row per evaluation during training
-                    progress.pt     the first samples at every curve point (same noise)
+                    curve-samples.pt    the first samples at every curve point (same noise)
                     train.json      the training summary
                     samples.png, reconstructions.png    preview grids
                     metrics.json, visuals.pt            from evaluation
                     failed.json     the error, when it failed
 
-The Trainer writes checkpoint.pt and curves.csv under the names training/ gives them
+The Trainer writes checkpoint.pt and loss.csv under the names training/ gives them
 (training sits below benchmarks); they are listed, and read, through this module.
 
 A run is complete only when metrics.json exists; every file is written to a
@@ -24,6 +24,7 @@ or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -34,39 +35,32 @@ from typing import Any
 
 from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, read_json
+from genbench.settings.identity import run_identity
 from genbench.training import CHECKPOINT as TRAINER_CHECKPOINT
 from genbench.training import LOSS_CURVE as TRAINER_LOSS_CURVE
 
 CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
                                            "train.json", "visuals.pt")
-QUALITY, PROGRESS = "quality.csv", "progress.pt"
+QUALITY, CURVE_SAMPLES = "quality.csv", "curve-samples.pt"
+# Their names in run directories written before: the report still reads them.
+OLD_LOSS_CURVE, OLD_CURVE_SAMPLES = "curves.csv", "progress.pt"
 SAMPLES, RECONSTRUCTIONS = "samples.png", "reconstructions.png"
 CLI_SAMPLES = "samples-cli.png"  # `genbench sample`'s default output
 CHECKPOINT, LOSS_CURVE = TRAINER_CHECKPOINT, TRAINER_LOSS_CURVE
 SUITE = "suite.json"
-# The FID floors: {"fid_floors": [entry, ...]}, one entry per shared setting of a dataset
-# (see runner.prepare_shared): dataset, options, max_train, fid_extractor, fid_samples,
-# classifier_epochs, classifier_accuracy, and the real images' fid, kid, kid_std,
-# precision, recall, f_score; and {"calibration": [row, ...]}, the calibration sets'
-# metrics per dataset setting and feature space (benchmarks/calibration.py).
-REFERENCE = "reference.json"
+# The judges and their calibration: {"judges": [entry, ...]}, one entry per shared setting of
+# a dataset (see runner.prepare_shared): dataset, options, max_train, fid_extractor,
+# fid_samples, classifier_epochs, classifier_accuracy, selfsupervised_steps; and
+# {"calibration": [entry, ...]}, the real image sets as the judge scores them, per setting and
+# feature space (judge/calibration.py); the held-out row is the floor.
+CALIBRATION = "calibration.json"
+# Written before calibration.json: {"fid_floors": [...], "calibration": [...]}, whose floors
+# were training images. The report still reads it.
+OLD_REFERENCE = "reference.json"
 
 
 class StoreError(GenbenchError, RuntimeError):
     """The output directory cannot be used as asked (locked, or holds other results)."""
-
-
-# Settings that change where or how a run is executed, but not its results.
-_NOT_IDENTITY = {("data", "root"), ("data", "download"), ("train", "progress"),
-                 ("train", "wandb"), ("train", "device"), ("eval", "fid_weights")}
-_NOT_IDENTITY_SECTIONS = {"resources"}  # what a job asks of a cluster
-
-
-def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a run configuration that determines its results."""
-    return {section: ({k: v for k, v in values.items() if (section, k) not in _NOT_IDENTITY}
-                      if isinstance(values, dict) else values)
-            for section, values in config.items() if section not in _NOT_IDENTITY_SECTIONS}
 
 
 def run_dir(out: Path, run_id: str) -> Path:
@@ -113,27 +107,65 @@ def prepare_run_dir(directory: Path, config: dict[str, Any], force: bool) -> str
     A directory holding a different configuration is never overwritten without
     `force`; damaged results are discarded so that the run is redone.
     """
-    if directory.exists():
-        try:
-            existing = read_json(directory / CONFIG)
-        except FileNotFoundError:
-            existing = None
-        except CorruptFileError:
-            if not force:
-                raise StoreError(f"{directory / CONFIG} is damaged (edited by hand?); rerun "
-                                 "with --force to redo this run") from None
-            existing = {}
-        if existing is not None and identity(existing) != identity(config):
-            if not force:
-                raise StoreError(
-                    f"{directory} holds a run with a different configuration; rerun with "
-                    "--force to replace it, or choose another --out")
-            shutil.rmtree(directory)
-        elif (directory / METRICS).exists() and read_metrics(directory) is None:
-            (directory / METRICS).unlink()  # edited by hand or damaged: measure again
+    if _replaces_run(directory, config, force):
+        shutil.rmtree(directory)
+    elif (directory / METRICS).exists() and read_metrics(directory) is None:
+        (directory / METRICS).unlink()  # edited by hand or damaged: measure again
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_json(directory / CONFIG, config)
     return status(directory)
+
+
+def _replaces_run(directory: Path, config: dict[str, Any], force: bool) -> bool:
+    """Whether `directory` holds another run (or a damaged config.json), which only `force`
+    replaces: StoreError without it. Reads only."""
+    try:
+        existing = read_json(directory / CONFIG)
+    except FileNotFoundError:  # no run there yet, or one that never wrote its config
+        return False
+    except CorruptFileError:
+        if not force:
+            raise StoreError(f"{directory / CONFIG} is damaged (edited by hand?); rerun "
+                             "with --force to redo this run") from None
+        return True
+    if run_identity(existing) == run_identity(config):
+        return False
+    if not force:
+        raise StoreError(f"{directory} holds a run with a different configuration; rerun with "
+                         "--force to replace it, or choose another --out")
+    return True
+
+
+def _previous_suite(path: Path, force: bool) -> dict[str, Any]:
+    """suite.json's record; {} when there is none, or a damaged one that `force` rebuilds."""
+    if not path.exists():
+        return {}
+    try:
+        return read_json(path)
+    except CorruptFileError:
+        if not force:
+            raise StoreError(f"{path} is damaged; rerun with --force to rebuild it") from None
+        return {}
+
+
+def _other_suite(out: Path, previous: dict[str, Any], suite_name: str, force: bool) -> bool:
+    """Whether `out` holds another suite's results, which only `force` replaces."""
+    if not previous or previous.get("suite") == suite_name:
+        return False
+    if not force:
+        raise StoreError(
+            f"{out} holds results of suite {previous.get('suite')!r}, not {suite_name!r}; rerun "
+            "with --force to replace them, or choose another --out")
+    return True
+
+
+def check_out(out: Path, suite_name: str, runs: dict[str, dict[str, Any]], force: bool) -> None:
+    """Raise StoreError where writing these runs of suite `suite_name` into `out` would replace
+    results that are not theirs without `force`. Writes nothing (not even the lock), so that a
+    refused command leaves `out` exactly as it was."""
+    _other_suite(out, _previous_suite(out / SUITE, force), suite_name, force)
+    for run_id, config in runs.items():
+        _replaces_run(run_dir(out, run_id), config, force)
 
 
 def record_suite(out: Path, suite_name: str, runs: dict[str, dict], force: bool) -> list[str]:
@@ -142,21 +174,10 @@ def record_suite(out: Path, suite_name: str, runs: dict[str, dict], force: bool)
     Returns the run ids recorded there (earlier selections of the same suite included).
     """
     path = out / SUITE
-    previous: dict[str, Any] = {}
-    if path.exists():
-        try:
-            previous = read_json(path)
-        except CorruptFileError:
-            if not force:
-                raise StoreError(f"{path} is damaged; rerun with --force to rebuild it") from None
-        if previous and previous.get("suite") != suite_name:
-            if not force:
-                raise StoreError(
-                    f"{out} holds results of suite {previous.get('suite')!r}, not "
-                    f"{suite_name!r}; rerun with --force to replace them, or choose another "
-                    "--out")
-            shutil.rmtree(out / "runs", ignore_errors=True)
-            previous = {}
+    previous = _previous_suite(path, force)
+    if _other_suite(out, previous, suite_name, force):
+        shutil.rmtree(out / "runs", ignore_errors=True)
+        previous = {}
     earlier = [k for k in previous.get("order", []) if k not in runs]
     record = {"suite": suite_name, "order": earlier + list(runs),
               "runs": {**previous.get("runs", {}), **runs}}
@@ -213,13 +234,15 @@ def locked(out: Path) -> Iterator[None]:
         handle.close()
         raise StoreError(f"{out} is in use by another genbench benchmark (pid {holder}); wait "
                          "for it to finish or choose another --out") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
     try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()  # (a full disk fails here: the handle is closed all the same)
         yield
     finally:
-        handle.truncate(0)
+        with contextlib.suppress(OSError):
+            handle.truncate(0)
         fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        with contextlib.suppress(OSError):  # its buffered pid, on a full disk
+            handle.close()

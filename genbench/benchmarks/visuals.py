@@ -13,8 +13,8 @@ import torch
 from scipy.stats import norm
 from sklearn.manifold import TSNE
 
-from genbench.benchmarks.judge import Judgement, as_images
 from genbench.datasets import ImageData, to_float, to_uint8
+from genbench.judge import Judgement
 from genbench.models import GenerativeModel, decodes
 
 GRID = 15  # the seed's decoded uniform grid of the 2-D latent space: GRID x GRID images
@@ -53,10 +53,11 @@ def judge_visuals(judgement: Judgement, samples: torch.Tensor,
     """The copy test's evidence for the memorisation figure (each sample's distance to its
     nearest training image, and the held-out images' distances), and the gallery: the
     GALLERY samples nearest to a training image, each beside its nearest training images
-    (`candidates`: the images the test compared with), uint8 [GALLERY, 1 + k, C, H, W]."""
+    (`candidates`: the images the test compared with), uint8 [GALLERY, 1 + k, C, H, W].
+    `samples`: the judged ones, uint8."""
     copies = judgement.copies
     closest = copies.sample_distances.argsort()[:GALLERY]
-    gallery = torch.cat([as_images(samples)[closest].unsqueeze(1),
+    gallery = torch.cat([samples[closest].unsqueeze(1),
                          candidates[copies.nearest[closest]]], 1)
     return {"copy_distances": copies.sample_distances.clone(),
             "copy_heldout_distances": copies.heldout_distances.clone(),

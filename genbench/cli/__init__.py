@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 
 from genbench import plugins
 from genbench.cli import data, runs, score, suites
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, category, *rest: f"genbench: warning: {message}\n"
     try:
         plugins.load(args.plugin, "--plugin")
-        return args.func(args)
+        return _machine_faults_in_one_line(args.func, args)
     except KeyboardInterrupt:
         print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -58,3 +59,22 @@ def main(argv: list[str] | None = None) -> int:
         print("genbench: this is a bug in genbench, not in your input: please report it with "
               "the traceback above", file=sys.stderr)
         return EXIT_BUG
+
+
+def _machine_faults_in_one_line(command: Callable[[argparse.Namespace], int],
+                                args: argparse.Namespace) -> int:
+    """The command; a disk full, a read-only or unwritable folder anywhere in it (the results
+    folder's own files too, not only a run's) is the machine's fault, said in one line."""
+    from genbench.benchmarks.faults import MachineFault, machine_fault
+
+    try:
+        return command(args)
+    except OSError as error:
+        fault = machine_fault(error)
+        if fault is None:
+            raise
+        out = getattr(args, "out", None)
+        where = fault.filename or (f"into {out}" if out else "a file")
+        raise MachineFault(f"could not write {where} ({fault.strerror}); "
+                           "free space or fix permissions and run the same command again: "
+                           "what is finished is kept") from error

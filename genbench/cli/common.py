@@ -11,7 +11,7 @@ from genbench.errors import ConfigError
 
 def toml_value(text: str) -> Any:
     """A command-line value in TOML syntax (numbers, booleans, lists), else a string."""
-    from genbench.config import TOMLDecodeError, parse_toml
+    from genbench.settings import TOMLDecodeError, parse_toml
 
     try:
         return parse_toml(f"v = {text}")["v"]
@@ -30,31 +30,11 @@ def settings(pairs: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-# flag -> (section, setting) of the run configuration it changes
-FLAGS = {"batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
-         "device": ("train", "device"), "data_root": ("data", "root"),
-         "fid_weights": ("eval", "fid_weights"), "extractor": ("eval", "extractor"),
-         "fid_samples": ("eval", "fid_samples")}
-
-
 def changes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """The run settings the command line changes, for config.RunConfig.changed: a budget flag
-    replaces the budget of whatever kind the suite or run had."""
-    from genbench.training import BUDGETS
-    out: dict[str, dict[str, Any]] = {"train": {}, "data": {}, "eval": {}}
-    budget = {k: getattr(args, k) for k in BUDGETS if getattr(args, k, None) is not None}
-    if budget:
-        out["train"].update({k: None for k in BUDGETS}, **budget)
-    for flag, (section, key) in FLAGS.items():
-        if getattr(args, flag, None) is not None:
-            out[section][key] = getattr(args, flag)
-    if getattr(args, "compile", False):
-        out["train"]["compile"] = True
-    if getattr(args, "wandb", False):
-        out["train"]["wandb"] = True
-    if getattr(args, "no_download", False):
-        out["data"]["download"] = False
-    return {section: values for section, values in out.items() if values}
+    """The run settings the command line's flags change (settings.overrides)."""
+    from genbench.settings import overrides
+
+    return overrides(vars(args))
 
 
 def data_args(p: argparse.ArgumentParser) -> None:

@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genbench.cli.common import budget_args, changes, data_args, settings
 from genbench.errors import ConfigError
 
+if TYPE_CHECKING:
+    import torch
+
+    from genbench.models.base import GenerativeModel
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genbench.benchmarks import store
-    from genbench.benchmarks.inputs import inputs_for, load_splits
     from genbench.benchmarks.job import train_run
-    from genbench.config import DataConfig, RunConfig
     from genbench.datasets import check_batch_size, resolve_root
+    from genbench.judge import inputs_for, judge_of, load_splits
     from genbench.paths import check_output_dir
+    from genbench.settings import DataConfig, RunConfig
     from genbench.training import TrainConfig
 
     run = RunConfig(
@@ -34,7 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_batch_size(run.train.batch_size, splits[0])  # as batches larger than the data
     inputs = inputs_for(run, splits)
     store.prepare_run_dir(out, run.to_dict(), args.force)
-    summary = train_run(run, out, inputs, progress=not args.quiet)
+    summary, _ = train_run(run, out, judge_of(run, inputs), progress=not args.quiet)
     print(f"trained {run.run_id}: {summary['train_steps']} steps in "
           f"{summary['train_seconds']:.1f} s ({summary['train_images_per_second']:.0f} img/s) "
           f"-> {out}")
@@ -54,31 +60,67 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from genbench.benchmarks import store
     from genbench.benchmarks.build import load_trained
-    from genbench.benchmarks.inputs import load_splits
     from genbench.benchmarks.job import save_grid
-    from genbench.config import RunConfig
+    from genbench.judge.inputs import load_splits
+    from genbench.settings import RunConfig
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
+    if args.nrow < 1:
+        raise ConfigError(f"--nrow (images per row of the grid) must be at least 1, got "
+                          f"{args.nrow}")
     run_dir = Path(args.run_dir)
     run = RunConfig.from_dict(store.read_config(run_dir)).changed(changes(args))
+    out = Path(args.out or run_dir / store.CLI_SAMPLES)
+    check_grid_path(out)  # before the model is loaded and sampled: nothing is written
     train, _ = load_splits(run.data)
     model = load_trained(run, run_dir, train, run.train.device)
     if args.steps and not model.denoises:
         raise ConfigError(f"--steps is for models that sample by denoising (diffusion); "
                           f"{run.model} does not")
     torch.manual_seed(args.seed)
-    labels = None
-    if model.conditional:
-        labels = (torch.full((args.n,), args.label) if args.label is not None
-                  else torch.arange(args.n) % model.num_classes).to(model.device)
+    labels = sample_labels(run.model, model, args.label, args.n)
     with torch.no_grad():
         images = (model.denoise(args.n, steps=args.steps)[0] if args.steps
                   else model.sample(args.n, labels))
-    out = Path(args.out or run_dir / store.CLI_SAMPLES)
     save_grid(out, images, nrow=args.nrow)
     print(f"{args.n} samples -> {out}")
     return 0
+
+
+def check_grid_path(out: Path) -> None:
+    """Refuse an --out the PNG grid cannot be written to, before any work is done."""
+    from genbench.paths import check_output_dir
+
+    if out.is_dir():
+        raise ConfigError(f"--out {out} names a directory; give a file path ending in .png, "
+                          f"e.g. {out / 'samples.png'}")
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {out} must be a file path ending in .png (the grid is a PNG)")
+    check_output_dir(out.parent, flag="the folder of --out")
+
+
+def sample_labels(name: str, model: GenerativeModel, label: int | None,
+                  n: int) -> torch.Tensor | None:
+    """The class of each of the `n` samples (None for an unconditional model): --label, or
+    every class in turn."""
+    import torch
+
+    from genbench import models
+
+    if not model.conditional:
+        if label is not None:  # it would be ignored, and the grid mistaken for that class
+            conditional = [m for m in models.available() if models.model_class(m).conditional]
+            raise ConfigError(f"model {name} is unconditional; --label is for conditional "
+                              f"models ({', '.join(conditional)})")
+        return None
+    classes = model.num_classes
+    if label is None:
+        return (torch.arange(n) % classes).to(model.device)
+    if not 0 <= label < classes:
+        raise ConfigError(f"--label {label} is out of range: {name} was trained on {classes} "
+                          f"classes; choose 0 to {classes - 1}")
+    return torch.full((n,), label).to(model.device)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

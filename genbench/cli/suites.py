@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from genbench.cli.common import budget_args, changes, data_args
+from genbench.errors import ConfigError
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -21,7 +23,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    from genbench.benchmarks.suite import available_suites, load_suite
+    from genbench.settings import available_suites, load_suite
 
     for name in available_suites():
         suite = load_suite(name)
@@ -37,8 +39,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                        address=args.address, force=args.force, retry_failed=args.retry_failed,
                        progress=not args.quiet, report=not args.no_report, wandb=args.wandb,
                        changes=changes(args))
+    earlier = (f", {len(result.failed_earlier)} failed earlier (rerun with --retry-failed)"
+               if result.failed_earlier else "")
     print(f"{result.suite}: {len(result.done)} run(s) done, {len(result.skipped)} already "
-          f"complete, {len(result.failed)} failed -> {result.out}")
+          f"complete, {len(result.failed)} failed{earlier} -> {result.out}")
     if not args.no_report:
         print(f"report: {result.out / 'report.html'}")
     return 0
@@ -47,10 +51,28 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from genbench.reports import write_report
 
+    check_report_dir(Path(args.run_dir))
     files = write_report(args.run_dir, wandb=args.wandb)
     for kind, path in files.items():
         print(f"{kind:5s} {path}")
     return 0
+
+
+def check_report_dir(folder: Path) -> None:
+    """The report is written into the results folder itself (and its tables/, figures/): refuse
+    a read-only one before the report is built, not at its first write."""
+    from genbench.paths import check_output_dir
+
+    for target in (folder, folder / "tables", folder / "figures"):
+        if not target.is_dir():  # a missing results folder: write_report says so
+            continue
+        try:
+            check_output_dir(target, flag="the report folder")
+        except ConfigError:
+            raise ConfigError(
+                f"cannot write the report into {target}: it is not writable; make it writable "
+                f"(chmod -R u+w {folder}), or copy the results somewhere you can write "
+                f"(cp -r {folder} NEW) and run `genbench report NEW`") from None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

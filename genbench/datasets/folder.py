@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Collection
 from pathlib import Path
 
@@ -35,15 +37,22 @@ def _in_test_split(path: Path, folder: Path) -> bool:
 
 
 def open_images(files: list[Path], error: type[Exception] = DatasetCorrupt) -> list[Image.Image]:
-    """Every file decoded, or `error` naming each one that cannot be read."""
-    images, unreadable = [], []
+    """Every file decoded (16-bit greys as 8-bit "L"), or `error` naming each one that cannot
+    be read."""
+    images, unreadable, too_large = [], [], []
     for path in files:
         try:
-            with Image.open(path) as img:
-                img.load()
-                images.append(img.copy())
+            images.append(_open(path, error))
+        except Image.DecompressionBombError as e:
+            too_large.append(f"{path} ({_pixels(e)})")
         except (UnidentifiedImageError, OSError) as e:
             unreadable.append(f"{path} ({type(e).__name__})")
+    if too_large:
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        raise error(f"{len(too_large)} image file(s) too large to decode safely: "
+                    f"{'; '.join(too_large[:10])}. PIL refuses images over {2 * limit:,} "
+                    "pixels (2 x Image.MAX_IMAGE_PIXELS, its decompression-bomb check): resize "
+                    "them, or remove them from the folder.")
     if unreadable:
         shown = "\n  ".join(unreadable[:10])
         more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
@@ -52,12 +61,48 @@ def open_images(files: list[Path], error: type[Exception] = DatasetCorrupt) -> l
     return images
 
 
+# Modes of 16-bit grey images (PNG, TIFF): "I" is how older Pillow opens a 16-bit PNG.
+GREY16 = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+
+
+def _open(path: Path, error: type[Exception]) -> Image.Image:
+    """One image, loaded; an image over Image.MAX_IMAGE_PIXELS (but under the 2x PIL refuses)
+    is decoded with a warning naming it, instead of PIL's, which names no file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()
+            image = _to_8bit(img, path, error) if img.mode in GREY16 else img.copy()
+    w, h = image.size
+    if Image.MAX_IMAGE_PIXELS and w * h > Image.MAX_IMAGE_PIXELS:
+        warnings.warn(f"{path} is {w}x{h} = {w * h:,} pixels, over Image.MAX_IMAGE_PIXELS = "
+                      f"{Image.MAX_IMAGE_PIXELS:,}: decoding it is slow and takes much memory; "
+                      "resize it, or remove it from the folder", stacklevel=3)
+    return image
+
+
+def _to_8bit(img: Image.Image, path: Path, error: type[Exception]) -> Image.Image:
+    """A 16-bit grey image as "L", 0..65535 scaled to 0..255 with rounding: Pillow's own
+    convert("L") clips instead, so a 16-bit copy of an 8-bit image would read as another."""
+    values = np.asarray(img).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise error(f"{path} holds {img.mode!r} pixels outside 0..65535 (32-bit); save it as "
+                    "an 8- or 16-bit image")
+    return Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8))
+
+
+def _pixels(bomb: Exception) -> str:
+    """The pixel count of PIL's decompression-bomb message (which has no width and height)."""
+    found = re.search(r"\((\d+) pixels\)", str(bomb))
+    return f"{int(found.group(1)):,} pixels" if found else str(bomb)
+
+
 def _channels(images: list[Image.Image], channels: int | None, folder: Path) -> int:
     if channels is not None:
         if channels not in (1, 3):
             raise ConfigError(f"folder channels must be 1 or 3, got {channels}")
         return channels
-    grey = {img.mode in ("L", "1", "I;16", "I") for img in images}
+    grey = {img.mode in ("L", "1", *GREY16) for img in images}
     if len(grey) > 1:
         raise DatasetCorrupt(f"{folder} mixes grey and colour images; pass channels=1 or "
                              "channels=3 (--option channels=3) to convert them all.")

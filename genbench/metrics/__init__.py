@@ -7,7 +7,7 @@ dataset classifier and conditional accuracy. timing: parameters, sampling rate,
 peak memory.
 """
 
-from genbench.metrics.calibration import calibration_metrics, calibration_sets
+from genbench.metrics.calibration import calibration_sets
 from genbench.metrics.classifier import (
     ClassifierSettings,
     conditional_accuracy,
@@ -43,17 +43,17 @@ from genbench.metrics.selfsupervised import (
     load_or_train_encoder,
     selfsupervised_space,
 )
-from genbench.metrics.timing import generate, machine, parameter_count, peak_memory
-from genbench.metrics.uncertainty import bootstrap_intervals, mean_std, rank_agreement, tied
+from genbench.metrics.timing import generate, machine, parameter_count
+from genbench.metrics.uncertainty import bootstrap_intervals, mean_std, rank_agreement
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
            "fidelity_metrics", "generate", "inception_space", "kid_subset_size",
            "likelihood_metrics", "machine", "likelihood_notes", "load_classifier", "load_or_train",
            "metrics_from_features", "negative_log_likelihood", "parameter_count",
-           "peak_memory", "real_features",
+           "real_features",
            "reconstruct_all", "reconstruction_errors", "reconstruction_metrics"]
 __all__ += ["CopyReport", "SelfSupervisedSettings", "SelfSupervisedSpace",
-            "bootstrap_intervals", "calibration_metrics", "calibration_sets", "collapse_check",
+            "bootstrap_intervals", "calibration_sets", "collapse_check",
             "copy_detection", "density_coverage", "load_or_train_encoder", "mean_std",
-            "nearest_neighbours", "rank_agreement", "selfsupervised_space", "tied"]
+            "nearest_neighbours", "rank_agreement", "selfsupervised_space"]

@@ -7,7 +7,8 @@ the classes shows what dropping modes costs (recall, coverage); the training
 images are a model that copies (FID at the floor: only the copy test sees it).
 Every set has n images of the reference's shape, is uint8, and is the same for
 the same seed. The reference is the first `reference_size` held-out images (as
-`benchmarks.evaluate.reference_images` takes it); the sets are drawn from the rest.
+the judge's inputs take it); the sets are drawn from the rest. judge/calibration.py
+measures them with the one judge.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from genbench.datasets import to_float, to_uint8
-from genbench.metrics.density import density_coverage
-from genbench.metrics.features import FeatureSpace, extract_features
-from genbench.metrics.fidelity import metrics_from_features
 
 BLUR_SIGMAS = (0.5, 1.0, 2.0)  # pixels
 NOISE_SIGMAS = (0.05, 0.15, 0.30)  # of the [0, 1] pixel range
@@ -66,17 +64,3 @@ def calibration_sets(heldout: torch.Tensor, train: torch.Tensor, n: int,
                                    f"held-out images of the classes {kept.tolist()}", generator)
     sets[TRAINING] = _draw(train, n, "training images", generator)
     return sets
-
-
-def calibration_metrics(sets: dict[str, torch.Tensor], reference: torch.Tensor,
-                        space: FeatureSpace, batch_size: int = 500,
-                        kid_subset: int | None = None) -> dict[str, dict[str, float]]:
-    """FID, KID, precision/recall, density/coverage of every set against the reference's
-    features (cached real features of the same space): {set name: metrics}."""
-    table = {}
-    for name, images in sets.items():
-        features = extract_features(images, space, batch_size)
-        row = metrics_from_features(features, reference, kid_subset)
-        row.update(density_coverage(features, reference))
-        table[name] = row
-    return table

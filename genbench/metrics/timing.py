@@ -27,8 +27,12 @@ def sync(device: torch.device) -> None:
 
 @torch.no_grad()
 def generate(model: GenerativeModel, n: int, batch_size: int = 500,
-             labels: torch.Tensor | None = None, seed: int = 0) -> tuple[torch.Tensor, float]:
-    """n samples as uint8 on the CPU, and the sampling rate in images per second."""
+             labels: torch.Tensor | None = None, seed: int = 0,
+             check: Callable[[torch.Tensor], torch.Tensor] | None = None
+             ) -> tuple[torch.Tensor, float]:
+    """n samples as uint8 on the CPU, and the sampling rate in images per second. `check`
+    turns each batch into uint8 (the judge's, which refuses what is not an image); it is not
+    timed. A conditional model draws the classes in turn unless `labels` are given."""
     torch.manual_seed(seed)
     if model.conditional and labels is None:
         labels = torch.arange(n) % model.num_classes
@@ -41,7 +45,7 @@ def generate(model: GenerativeModel, n: int, batch_size: int = 500,
         x = model.sample(m, y)
         sync(model.device)
         seconds += time.perf_counter() - t0
-        out.append(to_uint8(x.float()).cpu())
+        out.append(check(x.detach()) if check else to_uint8(x.float()).cpu())
     return torch.cat(out), n / max(seconds, 1e-9)
 
 
@@ -49,23 +53,38 @@ CUDA_PEAK = "CUDA, peak allocated over the run"
 STEP_PEAK = "live tensors in a training step"
 
 
-def peak_memory(device: torch.device, make_model: Callable[[], GenerativeModel],
-                data: ImageData, batch_size: int, lr: float,
-                weight_decay: float = 0.0) -> dict[str, float | str]:
-    """Peak memory of a run, and what it measures.
+def cuda_peak(device: torch.device) -> dict[str, float | str]:
+    """The CUDA allocator's peak over the run (reset by the caller before training)."""
+    mb = torch.cuda.max_memory_allocated(device) / 2**20
+    return {"peak_memory_mb": mb, "peak_memory_measure": CUDA_PEAK}
 
-    On CUDA, the allocator's peak over the run (reset by the caller before training). Elsewhere
-    the process's resident size says nothing about the model (several runs share one process,
-    and the peak RSS only grows), so it is the peak of live tensors during one training step
-    of a fresh copy of the model: weights, optimizer state, batch, activations and gradients.
-    """
+
+def step_memory(device: torch.device, model: GenerativeModel, data: ImageData,
+                batch_size: int, weight_decay: float = 0.0) -> dict[str, float | str] | None:
+    """Off CUDA, the peak of live tensors during one training step of `model` (weights,
+    optimizer state, batch, activations and gradients): the process's resident size says
+    nothing about the model (several runs share one process, and the peak RSS only grows).
+    None on CUDA, whose allocator's peak over the run is read after training (cuda_peak).
+
+    Measured on the run's own model before it trains, and left as it was: the step's
+    learning rate is 0 (the weights stay), a throwaway optimizer holds the state, the
+    buffers (batch-norm statistics, step counters) are put back and the random stream is
+    forked."""
     if device.type == "cuda":
-        mb = torch.cuda.max_memory_allocated(device) / 2**20
-        return {"peak_memory_mb": mb, "peak_memory_measure": CUDA_PEAK}
+        return None
+    model = model.to(device)
     x = to_float(data.images[:batch_size]).to(device)
     y = None if data.labels is None else data.labels[:batch_size].to(device)
-    with torch.random.fork_rng(devices=[]):  # the run's own random stream is left as it was
-        mb = training_step_bytes(make_model().to(device), (x, y), lr, weight_decay) / 2**20
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    was_training = model.training
+    with torch.random.fork_rng(devices=[]):
+        mb = training_step_bytes(model, (x, y), 0.0, weight_decay) / 2**20
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            b.copy_(buffers[name])
+    for p in model.parameters():
+        p.grad = None
+    model.train(was_training)
     return {"peak_memory_mb": mb, "peak_memory_measure": f"{device.type.upper()}, {STEP_PEAK}"}
 
 

@@ -186,11 +186,6 @@ def mean_std(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"mean": mean, "std": std, "n": n}
 
 
-def tied(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether two intervals (lo, hi) overlap: a difference inside them is not a ranking."""
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
 def rank_agreement(a: dict[str, float], b: dict[str, float]) -> float:
     """Kendall's τ between two scorings of the same entries (e.g. FID per model in two
     feature spaces), over the names both have: 1 same order, -1 reversed."""

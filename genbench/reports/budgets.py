@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from genbench.config import EvalConfig
 from genbench.reports.metrics import scientific
+from genbench.settings import EvalConfig
 
 AXES = ("seconds", "flops")
 THRESHOLDS = (20.0, 10.0, 5.0)  # FID levels of the time-to-quality table

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.reports.metrics import metric
-from genbench.reports.tables import Table, format_value
+from genbench.reports.table import Table, format_value
 
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "copy_fraction")
 SETS = {"held-out": "held-out (the floor)", "training images": "training images (copying)"}

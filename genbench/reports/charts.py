@@ -17,7 +17,7 @@ from genbench.reports import ties
 from genbench.reports.budgets import THRESHOLDS
 from genbench.reports.images import Visuals, label, per_run
 from genbench.reports.style import panels
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 XLABEL = {"seconds": "training seconds (evaluation excluded)",
           "flops": "training FLOPs (matmul and convolution, forward and backward)"}

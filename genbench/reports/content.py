@@ -7,7 +7,7 @@ from pathlib import Path
 
 from genbench.reports.headline import Finding
 from genbench.reports.quality import Curves
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 
 @dataclass

@@ -18,7 +18,7 @@ from genbench.reports import charts, images, memorization, ties
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Evidence:
 
     runs: pd.DataFrame  # every run of the dataset
     visuals: Visuals
-    losses: dict[str, pd.DataFrame]  # run -> curves.csv
+    losses: dict[str, pd.DataFrame]  # run -> loss.csv
     curves: Curves | None
     tables: list[Table]
     findings: list[Finding]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from genbench.reports import ties
 from genbench.reports.metrics import k_of
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 
 @dataclass

@@ -7,7 +7,7 @@ import base64
 from html import escape
 
 from genbench.reports.content import Section
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 16px;

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.reports.content import Section
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 
 def table_markdown(table: Table) -> str:

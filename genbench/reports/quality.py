@@ -20,7 +20,7 @@ from genbench.reports.budgets import (
     values_at_budgets,
 )
 from genbench.reports.rankings import ranking_table, time_table, verdict
-from genbench.reports.tables import Table
+from genbench.reports.table import Table
 
 __all__ = ["THRESHOLDS", "Curves", "curve_metric", "curve_spaces", "dataset_curves",
            "mean_curves", "time_to_quality", "values_at_budgets"]

@@ -15,7 +15,7 @@ from genbench.reports.budgets import (
     time_to_quality,
     values_at_budgets,
 )
-from genbench.reports.tables import Table, format_value
+from genbench.reports.table import Table, format_value
 
 UNIT = {"seconds": "training seconds", "flops": "training FLOPs"}
 

@@ -1,6 +1,6 @@
-"""What the report reads: run directories only (metrics.json, quality.csv, curves.csv,
-visuals.pt, progress.pt, failed.json) and the suite's reference.json. Nothing here trains
-or plots."""
+"""What the report reads: run directories only (metrics.json, quality.csv, loss.csv,
+visuals.pt, curve-samples.pt, failed.json) and the suite's calibration.json; the older names
+of these files (curves.csv, progress.pt, reference.json) too. Nothing here trains or plots."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 from genbench.benchmarks import store
 from genbench.benchmarks.score import SOURCE as SCORED
 from genbench.io import CorruptFileError, read_json, torch_load
+from genbench.judge.calibration import floor
 
 log = logging.getLogger(__name__)
 IDENTITY = ["run", "model", "family", "dataset", "seed"]
@@ -50,13 +51,13 @@ def collect(out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
 
 
 def load_visuals(out: Path, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """visuals.pt of every run, with its samples at each curve point (progress.pt) as
+    """visuals.pt of every run, with its samples at each curve point (curve-samples.pt) as
     `progress` and `progress_seconds`; {} where absent or damaged: its figures are left out."""
     visuals = {}
     for run_id in runs["run"]:
         directory = store.run_dir(out, run_id)
         visuals[run_id] = _load(directory / store.VISUALS)
-        if strips := _load(directory / store.PROGRESS):
+        if strips := _load(_either(directory, store.CURVE_SAMPLES, store.OLD_CURVE_SAMPLES)):
             visuals[run_id].update(progress=strips["samples"],
                                    progress_seconds=strips["seconds"])
     return visuals
@@ -70,6 +71,12 @@ def _load(path: Path) -> dict[str, Any]:
         return {}
 
 
+def _either(directory: Path, name: str, old_name: str) -> Path:
+    """The file under its name, or under the name of results written before it."""
+    path = directory / name
+    return path if path.exists() or not (directory / old_name).exists() else directory / old_name
+
+
 def _read_csv(path: Path) -> pd.DataFrame | None:
     try:
         return pd.read_csv(path)
@@ -79,7 +86,8 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
 
 def load_curves(out: Path, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The training-loss curve of every run that has one."""
-    curves = {run: _read_csv(store.run_dir(out, run) / store.LOSS_CURVE) for run in runs["run"]}
+    curves = {run: _read_csv(_either(store.run_dir(out, run), store.LOSS_CURVE,
+                                     store.OLD_LOSS_CURVE)) for run in runs["run"]}
     return {run: frame for run, frame in curves.items() if frame is not None and len(frame)}
 
 
@@ -99,19 +107,38 @@ def load_quality(out: Path, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_reference(out: Path) -> list[dict[str, Any]]:
-    """reference.json (real data scored against itself) as a list of entries with a `dataset`
-    key; written as {dataset: {...}} by earlier versions and as {"fid_floors": [...]} since."""
-    try:
-        data = read_json(out / store.REFERENCE)
-    except (FileNotFoundError, CorruptFileError):
-        return []
+    """The floors of a results directory, one entry per dataset setting and feature space:
+    the judge (dataset, fid_extractor, fid_samples, classifier_accuracy ...) with the floor's
+    numbers and `floor_set`, the real images that give it. From calibration.json (the
+    held-out row); from reference.json in results written before it (training images)."""
+    calibration = _read(out / store.CALIBRATION)
+    if isinstance(calibration, dict):
+        judges = [j for j in calibration.get("judges", []) if isinstance(j, dict)]
+        floors = []
+        for entry in load_calibration(out):
+            row = floor(entry)
+            judge = next((j for j in judges if j.get("dataset") == entry["dataset"]
+                          and j.get("fid_extractor") == entry.get("fid_extractor")), {})
+            if row is not None:
+                floors.append({**judge, **{k: v for k, v in entry.items() if k != "rows"},
+                               **row, "floor_set": row["set"]})
+        return floors
+    data = _read(out / store.OLD_REFERENCE)
     if isinstance(data, dict) and isinstance(data.get("fid_floors"), list):
         data = data["fid_floors"]
     if isinstance(data, dict):
         data = [{"dataset": name, **entry} for name, entry in data.items()
                 if isinstance(entry, dict)]
-    return [e for e in data if isinstance(e, dict) and "dataset" in e and "fid" in e] \
+    return [{"floor_set": "training images", **e} for e in data
+            if isinstance(e, dict) and "dataset" in e and "fid" in e] \
         if isinstance(data, list) else []
+
+
+def _read(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except (FileNotFoundError, CorruptFileError):
+        return None
 
 
 def reference_for(entries: list[dict[str, Any]], dataset: str, extractor: str | None = None,
@@ -124,12 +151,12 @@ def reference_for(entries: list[dict[str, Any]], dataset: str, extractor: str | 
 
 
 def load_calibration(out: Path) -> list[dict[str, Any]]:
-    """reference.json's calibration entries (dataset, feature space, n, rows of real images
-    measured as samples); [] for suites written before genbench calibrated its judge."""
-    try:
-        data = read_json(out / store.REFERENCE)
-    except (FileNotFoundError, CorruptFileError):
-        return []
+    """The calibration entries (dataset, feature space, n, rows of real images measured as
+    samples) of calibration.json, or of reference.json in results written before it; [] for
+    suites written before genbench calibrated its judge."""
+    data = _read(out / store.CALIBRATION)
+    if data is None:
+        data = _read(out / store.OLD_REFERENCE)
     entries = data.get("calibration") if isinstance(data, dict) else None
     return [e for e in entries if isinstance(e, dict) and "dataset" in e] \
         if isinstance(entries, list) else []

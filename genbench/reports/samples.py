@@ -10,7 +10,7 @@ import pandas as pd
 from genbench.metrics.uncertainty import rank_agreement
 from genbench.reports.calibration import calibration_table
 from genbench.reports.notes import note
-from genbench.reports.tables import Table, _table
+from genbench.reports.table import Table, metric_table
 
 SECOND = "selfsupervised"  # the second space's name, as metrics.json's keys end
 
@@ -53,14 +53,16 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
     if "conditional_accuracy" in part and part["conditional_accuracy"].notna().any():
         caption += " Cond. accuracy: the classifier's accuracy on label-conditioned samples."
     if floor:
-        caption += f" Real training images score FID {floor['fid']:.2f} here (the floor)."
+        real = "training images" if floor.get("floor_set") == "training images" else \
+            "held-out images outside the reference"  # results written before calibration.json
+        caption += f" Real {real} score FID {floor['fid']:.2f} here (the floor)."
     accuracy = (floor or {}).get("classifier_accuracy") or note(part, "classifier_accuracy")
     if extractor == "classifier" and accuracy:
         caption += f" The feature classifier's test accuracy: {accuracy:.2%}."
     if rounds := note(part, "bootstrap_rounds"):
         caption += f" Intervals: 95%, from {int(rounds)} bootstrap rounds."
     basis = final_basis(part)
-    table = _table("samples", f"Sample quality [{space}]", part, "samples",
+    table = metric_table("samples", f"Sample quality [{space}]", part, "samples",
                    caption + (f" Compared at {basis}." if basis else "") + spread, titles)
     table.basis = basis
     return table
@@ -76,7 +78,7 @@ def second_table(part: pd.DataFrame, space: str, spread: str,
                "is better. It sees what the classifier may overlook because it does not change "
                "the class.")
     agreement = agreement_sentence(part)
-    table = _table(f"samples-{SECOND}", f"Sample quality [{space}]", part, "samples",
+    table = metric_table(f"samples-{SECOND}", f"Sample quality [{space}]", part, "samples",
                    caption + (f" {agreement}" if agreement else "") + spread, titles,
                    space=SECOND)
     table.basis = final_basis(part)

@@ -29,9 +29,12 @@ class TrainConfig:
     compile: bool = False
     seed: int = 0
     log_every: int = 50
+    # Images per batch when a model readies its sampler from the training data (an AE's
+    # Gaussian over its codes): the fit does not depend on it beyond rounding; it bounds memory.
+    sampling_batch: int = 512
     checkpoint_every: int = 1000
     wandb: bool = False
-    progress: bool = True
+    show_progress: bool = True  # a progress bar while training (not part of the results)
 
     def __post_init__(self) -> None:
         budgets = {k: getattr(self, k) for k in BUDGETS if getattr(self, k) is not None}
@@ -41,7 +44,7 @@ class TrainConfig:
         for k, v in budgets.items():
             if not v > 0:
                 raise ValueError(f"the {k} budget must be greater than 0, got {v}")
-        for k in ("batch_size", "log_every", "checkpoint_every"):
+        for k in ("batch_size", "log_every", "checkpoint_every", "sampling_batch"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
         if not self.lr > 0:

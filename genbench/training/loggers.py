@@ -11,7 +11,7 @@ from typing import Any
 from genbench.io import atomic_write_text
 from genbench.training.state import TrainState
 
-LOSS_CURVE = "curves.csv"  # the run directory's loss log (benchmarks/store.py lists it)
+LOSS_CURVE = "loss.csv"  # the run directory's loss log (benchmarks/store.py lists it)
 
 
 class LossWindow:
@@ -27,7 +27,7 @@ class LossWindow:
         self.steps += 1
 
     def row(self, state: TrainState, batch_size: int, lr: float) -> dict[str, Any]:
-        """The window's row of curves.csv, at `state`; the next window starts there."""
+        """The window's row of loss.csv, at `state`; the next window starts there."""
         seconds = state.seconds
         row = {"step": state.step, "epoch": state.epoch, "seconds": round(seconds, 3),
                "flops": state.flops,
@@ -38,7 +38,7 @@ class LossWindow:
 
 
 class CSVLogger:
-    """curves.csv: one row per logged step. On resume, rows past the checkpoint are dropped.
+    """loss.csv: one row per logged step. On resume, rows past the checkpoint are dropped.
     The file always has its header, even before the first row."""
 
     FIELDS = ("step", "epoch", "seconds", "flops", "images_per_second", "lr", "loss")

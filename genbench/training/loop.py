@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 import warnings
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import torch
 from torch.optim.swa_utils import AveragedModel
@@ -29,9 +29,6 @@ from genbench.training.config import TrainConfig
 from genbench.training.ema import warmed_up_ema
 from genbench.training.flops import step_flops
 from genbench.training.loggers import LOSS_CURVE, CSVLogger, LossWindow, WandbLogger
-
-if TYPE_CHECKING:
-    from genbench.training.trainer import Trainer
 
 
 class NonFiniteLoss(GenbenchError, RuntimeError):
@@ -53,18 +50,20 @@ def lr_factor(config: TrainConfig, total: int | None):
 class TrainingRun:
     """One call of Trainer.fit: everything it trains, and its state, restored on resume."""
 
-    def __init__(self, trainer: Trainer, model: GenerativeModel, data: ImageData,
-                 resume: bool) -> None:
-        c = self.config = trainer.config
-        self.trainer, self.device = trainer, trainer.device
+    def __init__(self, config: TrainConfig, device: torch.device, out_dir: Path | None,
+                 run_name: str, callbacks: list[Callback], model: GenerativeModel,
+                 data: ImageData, resume: bool) -> None:
+        c = self.config = config
+        self.device, self.out_dir, self.run_name = device, out_dir, run_name
+        self.callbacks = callbacks
         self.model = model.to(self.device).train()
         self.batches = Batches(data, c.batch_size, seed=c.seed, device=self.device)
-        self.sampling_batches = Batches(data, min(512, len(data)), shuffle=False,
+        self.sampling_batches = Batches(data, min(c.sampling_batch, len(data)), shuffle=False,
                                         drop_last=False, device=self.device)
         self.optimizers = model.optimizers(c.lr, c.weight_decay)
         self.ema = (AveragedModel(model, multi_avg_fn=warmed_up_ema(model.ema_decay),
                                   use_buffers=True) if model.ema_decay > 0 else None)
-        self.path = trainer.out_dir / checkpoint.CHECKPOINT if trainer.out_dir else None
+        self.path = out_dir / checkpoint.CHECKPOINT if out_dir else None
         saved = checkpoint.read(self.path) if resume else None
         self.state = checkpoint.saved_state(saved)
         if not self.state.phase_flops:  # a fresh run: its first phase's cost of a step
@@ -125,18 +124,18 @@ class TrainingRun:
     def start(self) -> None:
         """Before the first step: callbacks forget what lies past the checkpoint, the
         loggers open, the budget clock starts."""
-        c, out = self.config, self.trainer.out_dir
-        for callback in self.trainer.callbacks:
+        c, out = self.config, self.out_dir
+        for callback in self.callbacks:
             callback.resume(self.progress())
         if c.compile:
             for target in self.model.compile_targets:
                 setattr(self.model, target, torch.compile(getattr(self.model, target)))
-        self.wandb = (WandbLogger(self.trainer.run_name, dataclasses.asdict(c), out)
+        self.wandb = (WandbLogger(self.run_name, dataclasses.asdict(c), out)
                       if c.wandb and out else None)
         csv = CSVLogger(out / LOSS_CURVE, self.state.step) if out else None
         self.loggers = [x for x in (csv, self.wandb) if x]
-        self.bar = tqdm(total=self.total, initial=self.state.step, disable=not c.progress,
-                        desc=self.trainer.run_name, unit="step", leave=False)
+        self.bar = tqdm(total=self.total, initial=self.state.step, disable=not c.show_progress,
+                        desc=self.run_name, unit="step", leave=False)
         self.clock = BudgetClock(self.state.seconds)
         self.window = LossWindow(self.state.seconds)
 
@@ -187,7 +186,7 @@ class TrainingRun:
         readies those weights (prepare_sampling), and a callback's stop reason counts only
         before it: the budget ended the run otherwise."""
         now, s = self.progress(final), self.state
-        due = [cb for cb in self.trainer.callbacks if cb.due(now)]
+        due = [cb for cb in self.callbacks if cb.due(now)]
         if not due and not final:
             return False
         # Paused clock, and a forked random stream: training goes on as if nothing ran.

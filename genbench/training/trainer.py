@@ -53,7 +53,8 @@ class Trainer:
         """Train `model` on `data` until its budget is spent or a callback stops it, going on
         from the checkpoint in `out_dir` when `resume` and there is one."""
         c = self.config
-        run = TrainingRun(self, model, data, resume)
+        run = TrainingRun(c, self.device, self.out_dir, self.run_name, self.callbacks, model,
+                          data, resume)
         state = run.state
         if state.finished and run.spent():
             return self._result(run)

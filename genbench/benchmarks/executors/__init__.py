@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genbench.benchmarks.inputs import Splits
-from genbench.config import Resources, RunConfig
 from genbench.errors import GenbenchError
+from genbench.judge.inputs import RunInputs, Splits
+from genbench.settings import Resources, RunConfig
 
 EXECUTORS = {"local": "genbench.benchmarks.executors.local:LocalExecutor",
              "ray": "genbench.benchmarks.executors.ray:RayExecutor"}
@@ -48,18 +48,20 @@ class Job:
 class Shared:
     """What the driver prepares once for all jobs of a suite (runner.prepare_shared).
 
-    floors: per shared setting of a dataset, real images measured against the reference
-        (reference.json's fid_floors).
+    judges: per shared setting of a dataset, what judges it (dataset, feature space, n, the
+        classifier's accuracy ...): calibration.json's `judges`.
     files: the cache files jobs read (classifier weights, real features), by their path
         relative to the data cache; an executor without a shared file system copies them.
     splits: the (train, test) splits of every run's inputs, by inputs.inputs_key.
-    calibration: per shared setting and feature space, disturbed real images measured like
-        samples (reference.json's calibration; benchmarks/calibration.py).
+    inputs: every run's inputs, by the same key, for jobs in the driver's own process.
+    calibration: per shared setting and feature space, real image sets measured like
+        samples (calibration.json's calibration; judge/calibration.py).
     """
 
-    floors: list[dict[str, Any]]
+    judges: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     splits: dict[str, Splits] = field(default_factory=dict)
+    inputs: dict[str, RunInputs] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
 
     def add_cache_files(self, cache: Path, paths: list[Path]) -> None:

@@ -20,8 +20,8 @@ from multiprocessing import get_context
 import torch
 
 from genbench.benchmarks.executors import Executor, ExecutorError, Job, Shared
-from genbench.benchmarks.inputs import inputs_key
 from genbench.benchmarks.job import execute
+from genbench.judge.inputs import inputs_key
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,24 @@ class LocalExecutor(Executor):
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(execute, job.run, job.directory, None, False,
                                    self.threads(job)): job for job in jobs}
-            for job in jobs[:self.jobs]:  # the pool starts jobs in submission order
-                yield job, "running"
-            for started, future in enumerate(as_completed(futures), start=self.jobs):
-                yield futures[future], future.result()
-                if started < len(jobs):
-                    yield jobs[started], "running"
+            try:
+                for job in jobs[:self.jobs]:  # the pool starts jobs in submission order
+                    yield job, "running"
+                for started, future in enumerate(as_completed(futures), start=self.jobs):
+                    # A job's MachineFault (or any error execute raises) is raised here.
+                    yield futures[future], future.result()
+                    if started < len(jobs):
+                        yield jobs[started], "running"
+            finally:  # a fault or an interrupt stops the suite: queued jobs must not start
+                for future in futures:
+                    future.cancel()
 
 
 def _in_this_process(job: Job, shared: Shared, progress: bool, threads: int) -> str:
     before = torch.get_num_threads()
-    splits = shared.splits.get(inputs_key(job.run))  # loaded by the driver: not again
+    key = inputs_key(job.run)  # the driver's data and inputs: not again
     try:
-        return execute(job.run, job.directory, splits, progress, threads)
+        return execute(job.run, job.directory, shared.splits.get(key), progress, threads,
+                       shared.inputs.get(key))
     finally:
         torch.set_num_threads(before)  # the job's thread count is the job's, not the driver's

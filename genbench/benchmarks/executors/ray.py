@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from genbench import plugins
-from genbench.benchmarks import store
+from genbench.benchmarks import faults, store
 from genbench.benchmarks.executors import Executor, ExecutorError, Job, Shared
 from genbench.benchmarks.executors.ray_job import Mailbox, run_job, write_files
-from genbench.benchmarks.inputs import inputs_key
+from genbench.judge.inputs import inputs_key
 
 MAX_RETRIES = 3  # attempts after a worker or node dies; an error inside the job is not retried
 POLL_SECONDS = 0.5  # how often the driver writes arrived files into the store
@@ -113,6 +113,9 @@ class RayExecutor(Executor):
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as error:  # the workers died MAX_RETRIES + 1 times
+            cause = getattr(error, "cause", None)  # what the task raised (a RayTaskError's)
+            if isinstance(cause, faults.MachineFault):  # the worker's disk, not the model:
+                raise cause from None  # nothing recorded, and the suite stops
             store.record_failure(job.directory, job.run_id, "ray", error)
             return "failed"
 

@@ -14,10 +14,10 @@ from stat import S_ISREG
 from typing import Any
 
 from genbench.benchmarks import store
-from genbench.benchmarks.inputs import Splits
 from genbench.benchmarks.job import execute
-from genbench.config import RunConfig
 from genbench.io import atomic_write_bytes, atomic_write_json
+from genbench.judge.inputs import Splits
+from genbench.settings import RunConfig
 
 SHIP_SECONDS = 0.5  # how often a running job's new files leave for the driver
 Send = Callable[[str, dict[str, bytes]], None]  # (run id, {relative path: bytes})

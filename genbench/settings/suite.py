@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genbench import models, plugins
-from genbench.config import (
+from genbench.settings.run import (
     ConfigError,
     DataConfig,
     EvalConfig,
@@ -63,11 +63,14 @@ class Suite:
     model: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)  # as loaded: modules, absolute paths
+    _runs: list[RunConfig] | None = field(default=None, repr=False, compare=False)
 
     def runs(self) -> list[RunConfig]:
-        """Every job, validated, in a fixed order (dataset, model, seed)."""
-        return [self._run(entry, dataset, seed) for dataset in self.datasets
-                for entry in self.models for seed in self.seeds]
+        """Every job, validated, in a fixed order (dataset, model, seed); built once."""
+        if self._runs is None:
+            self._runs = [self._run(entry, dataset, seed) for dataset in self.datasets
+                          for entry in self.models for seed in self.seeds]
+        return self._runs
 
     def _run(self, entry: str, dataset: str, seed: int) -> RunConfig:
         over = self.model.get(entry, {})
@@ -85,9 +88,8 @@ class Suite:
         data = build(DataConfig, {"name": dataset, **self.data, **over.get("data", {}),
                                    "options": options}, "data")
         stop = self._stop_rule(over, where)
-        budget = {k: None for k in BUDGETS} | {stop.unit: stop.cap} if stop and stop.cap else {}
-        train = build(TrainConfig, {**self.train, **over.get("train", {}), **budget,
-                                    "seed": seed},
+        train = build(TrainConfig, {**self._budget({**self.train, **over.get("train", {})},
+                                                   stop, where), "seed": seed},
                       f"{where}.train" if over.get("train") else "train")
         evaluation = build(EvalConfig, {**self.eval, **over.get("eval", {})},
                             f"{where}.eval" if over.get("eval") else "eval")
@@ -100,6 +102,20 @@ class Suite:
                          model_config=dict(over.get("config", {})), train=train,
                          eval=evaluation, resources=resources, stop=stop)
 
+    @staticmethod
+    def _budget(train: dict[str, Any], stop: StopRule | None, where: str) -> dict[str, Any]:
+        """The training settings with their budget: the stop rule's cap, where it has one, is
+        the budget no run passes, so a [train] budget beside it must be the same one."""
+        if not (stop and stop.cap):
+            return train
+        given = {k: train[k] for k in BUDGETS if train.get(k) is not None}
+        if given and given != {stop.unit: stop.cap}:
+            said = ", ".join(f"{k} = {v:g}" for k, v in given.items())
+            raise ConfigError(f"[{where}] the stop rule's cap ({stop.cap:g} {stop.unit}) and the "
+                              f"training budget ({said}) differ; the cap is the budget no run "
+                              "passes: give it once, as the cap or as the budget")
+        return {**train, **{k: None for k in BUDGETS}, stop.unit: stop.cap}
+
     def _stop_rule(self, over: dict[str, Any], where: str) -> StopRule | None:
         """The suite's [stop] rule, with the entry's own changes; its cap, when it has one,
         is every run's training budget."""
@@ -109,8 +125,10 @@ class Suite:
 
     def select(self, models_: list[str] | None = None, datasets_: list[str] | None = None,
                seeds: int | list[int] | None = None) -> Suite:
-        """The suite restricted or extended by command-line choices."""
-        out = dataclasses.replace(self)
+        """The suite restricted or extended by command-line choices (itself without any)."""
+        if not models_ and not datasets_ and seeds is None:
+            return self
+        out = dataclasses.replace(self, _runs=None)
         if models_:
             out.models = list(models_)
         if datasets_:
@@ -132,7 +150,7 @@ class Suite:
 
 
 def suites_dir() -> Path:
-    return Path(str(files("genbench.benchmarks") / "suites"))
+    return Path(str(files("genbench.settings") / "suites"))
 
 
 def available_suites() -> list[str]:

@@ -9,7 +9,8 @@ tensors).
 
 Two feature spaces: the run's own (the dataset classifier, or Inception) and a second one
 learnt without labels (metrics/selfsupervised.py), in which FD and KID are reported beside
-the first's. The copy test compares samples with the first COPY_TRAIN training images.
+the first's. The copy test compares samples with the first `copy_train` training images
+(EvalConfig).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 import torch
 
 from genbench import datasets
-from genbench.config import DataConfig, RunConfig
 from genbench.datasets import ImageData
 from genbench.io import cache_dir, user_cache_dir
 from genbench.metrics import (
@@ -34,16 +34,9 @@ from genbench.metrics import (
     real_features,
     selfsupervised_space,
 )
+from genbench.settings import DataConfig, RunConfig
 
 Splits = tuple[ImageData, ImageData]  # (training images, held-out images)
-# Training images the copy test measures each sample's nearest neighbour among (features
-# extracted once per dataset and space, cached): a model that copies any training image is
-# still caught, at a sixth of the rate on MNIST's 60,000, far above the test's threshold.
-COPY_TRAIN = 10_000
-# The self-supervised encoder's step budget (2.3 TFLOP on 28x28 grey images, 40% of the
-# classifier's; the module's default is 400): within it, the classifier's epochs over the
-# training split, so tiny suites train it for a few steps.
-SSL_STEPS = 200
 
 
 @dataclass(frozen=True)
@@ -57,6 +50,7 @@ class RunInputs:
     reference_name: str  # their name in the feature cache
     cache: Path  # per-dataset artefacts: the classifier, the encoder, real features
     ssl_space: FeatureSpace | None = None  # the second feature space, learnt without labels
+    copy_train: int = 10_000  # the training images the copy test compares samples with
 
     def reference_features(self, batch_size: int = 500,
                            space: FeatureSpace | None = None) -> torch.Tensor:
@@ -66,8 +60,8 @@ class RunInputs:
 
     @property
     def copy_candidates(self) -> torch.Tensor:
-        """The training images the copy test compares samples with: the first COPY_TRAIN."""
-        return self.train.images[:COPY_TRAIN]
+        """The training images the copy test compares samples with: the first copy_train."""
+        return self.train.images[:self.copy_train]
 
     @property
     def train_name(self) -> str:
@@ -86,7 +80,8 @@ def inputs_key(run: RunConfig) -> str:
     """What names a run's inputs: runs with equal keys are measured against the same things."""
     d, e = run.data, run.eval
     return json.dumps([d.name, d.root, sorted(d.options.items()), d.max_train, d.max_test,
-                       e.extractor, e.fid_samples, e.classifier_epochs, e.fid_weights],
+                       e.extractor, e.fid_samples, e.classifier_epochs, e.fid_weights,
+                       e.copy_train, e.selfsupervised_steps],
                       default=str)
 
 
@@ -109,14 +104,16 @@ def inputs_for(run: RunConfig, splits: Splits | None = None) -> RunInputs:
         space=_feature_space(run, train, test, cache), reference=reference,
         reference_name=_cache_name(run.data.name, run.data.options, "test", len(reference),
                                    test.meta.get("num_images")), cache=cache,
-        ssl_space=selfsupervised_space(cache, train, ssl_settings(run, train)))
+        ssl_space=selfsupervised_space(cache, train, ssl_settings(run, train)),
+        copy_train=run.eval.copy_train)
 
 
 def ssl_settings(run: RunConfig, train: ImageData) -> SelfSupervisedSettings:
-    """The encoder's budget: the classifier's epochs over `train`, at most SSL_STEPS steps."""
+    """The encoder's budget: the classifier's epochs over `train`, at most the run's
+    selfsupervised_steps."""
     settings = SelfSupervisedSettings()
     per_epoch = max(1, len(train) // settings.batch_size)
-    return replace(settings, steps=max(1, min(SSL_STEPS,
+    return replace(settings, steps=max(1, min(run.eval.selfsupervised_steps,
                                               run.eval.classifier_epochs * per_epoch)))
 
 
