@@ -1,11 +1,11 @@
 """genbench: a comparative benchmark suite for image generative models.
 
-The Python API (genbench.api), importable from here: run_suite, results, score, load_run,
-figures. They are loaded on first use, so that `import genbench` stays light.
+The Python API (genbench.api), importable from here: run_suite, results, score, compare,
+images, load_run, figures. They are loaded on first use, so that `import genbench` stays light.
 """
 
 __version__ = "0.1.0"
-__all__ = ["figures", "load_run", "results", "run_suite", "score"]
+__all__ = ["compare", "figures", "images", "load_run", "results", "run_suite", "score"]
 
 
 def __getattr__(name: str):

@@ -4,6 +4,8 @@
     run_suite(suite, out, **settings) -> DataFrame    the same, then its results table
     results(out) -> DataFrame                         the report's results table (results.csv)
     score(samples, dataset, out=None) -> dict         `genbench score`
+    images(dataset, split="train") -> Tensor          a dataset's images, as runs see them
+    compare(a, b, dataset=None) -> dict               `genbench compare`
     load_run(directory) -> Run                        a run's configuration, metrics and model
     figures(out) -> {name: Path}                      `genbench report`, then its figures
 
@@ -20,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
+from genbench.benchmarks.compare import compare as compare_sets
 from genbench.benchmarks.runner import SuiteResult, planned_runs, run_benchmark
 from genbench.benchmarks.score import Samples, ScoredConfig, is_scored
 from genbench.benchmarks.score import score as score_samples
+from genbench.datasets import load as load_dataset
 from genbench.datasets import resolve_root
 from genbench.judge.inputs import load_splits
 from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES
@@ -94,6 +99,7 @@ def results(out: str | Path) -> pd.DataFrame:
 
     frame, problems = collect(Path(out))
     parts = [part for part in (frame, pd.DataFrame(problems)) if not part.empty]
+    # One row per run, numbered 0..n-1: the parts' own indexes both start at 0.
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -105,11 +111,38 @@ def score(samples: Samples, dataset: str, out: str | Path | None = None,
     or an array: uint8 or floats in [0, 1], N×H×W, N×H×W×C or N×C×H×W) on `dataset`, as
     `genbench score` measures them; with `out`, also written there as a run. `labels` (a CSV
     or array file, or an array) give conditional accuracy. `options`: the dataset's options;
-    `settings`: data_root, no_download, fid_samples, extractor, fid_weights."""
+    `settings`: data_root, no_download, fid_samples, extractor, fid_weights.
+
+    Where `out` holds a suite, its runs' settings on `dataset` apply (n = their fid_samples);
+    elsewhere, and without `out`, the defaults: n = 10,000 samples (pass fewer with
+    `fid_samples=N`), judged by a classifier trained for 6 epochs the first time a dataset is
+    judged (minutes on a CPU, with a progress bar; then cached)."""
     change = overrides(settings, SCORE_OVERRIDES)
     if options:
         change.setdefault("data", {})["options"] = dict(options)
     return score_samples(samples, dataset, out, name, labels, change, force)
+
+
+def images(dataset: str, split: str = "train", *, data_root: str | Path | None = None,
+           no_download: bool = False, **options: Any) -> torch.Tensor:
+    """The images of a dataset's `split` ("train" or "test") as genbench decodes them for its
+    runs: uint8, N×C×H×W (real images to `score` as a floor, or to look at). `options`: the
+    dataset's options (sprites: `size=28`; a run's are `load_run(...).config.data.options`)."""
+    return load_dataset(dataset, split, data_root, not no_download, **options).images
+
+
+def compare(a: Samples, b: Samples, dataset: str | None = None, *,
+            options: dict[str, Any] | None = None, **settings: Any) -> dict[str, Any]:
+    """Every sample-quality number of the images `a` against `b`, as `genbench compare`
+    measures them: each a folder of PNG/JPEG, a .npy/.npz/.pt file or an array; `b` may be a
+    dataset's name (then as score() measures `a`, without writing a run). Between two image
+    sets, `dataset` names the feature space (the dataset the images resemble). `options`: the
+    dataset's options; `settings`: data_root, no_download, fid_samples, extractor,
+    fid_weights."""
+    change = overrides(settings, SCORE_OVERRIDES)
+    if options:
+        change.setdefault("data", {})["options"] = dict(options)
+    return compare_sets(a, b, dataset, change)
 
 
 @dataclass

@@ -52,7 +52,8 @@ def test_each_job_gets_its_share_of_the_cores():
 
 def test_a_job_in_this_process_runs_with_its_threads_and_gives_them_back(monkeypatch):
     seen = []
-    monkeypatch.setattr(local, "execute", lambda run, directory, splits, progress, threads: (
+    monkeypatch.setattr(local, "execute", lambda run, directory, splits, progress, threads,
+                        inputs: (
         torch.set_num_threads(threads), seen.append(torch.get_num_threads()), "done")[-1])
     before = torch.get_num_threads()
     executor = LocalExecutor(jobs=1)
@@ -127,3 +128,25 @@ def test_step_budgets_give_the_same_results_with_one_or_two_jobs(tmp_path):
     for jobs in ("1", "2"):
         config = json.loads((tmp_path / jobs / "runs/vae-sprites-s0/config.json").read_text())
         assert config["train"]["steps"] == 30
+
+
+def test_a_job_builds_its_model_once_to_train_and_evaluate(tmp_path, monkeypatch):
+    """Training, the memory measure and evaluation share one model (a run trained by an
+    earlier process builds it once more, to evaluate)."""
+    from genbench import models
+    from genbench.benchmarks import execute, store
+
+    built = []
+    create = models.create
+    monkeypatch.setattr(models, "create", lambda *a, **k: built.append(a[0]) or create(*a, **k))
+    run = RunConfig(name="ae", model="ae", data=DataConfig("sprites", max_train=256,
+                                                           max_test=100),
+                    train=TrainConfig(steps=4, batch_size=32, device="cpu"))
+    run.eval.fid_samples, run.eval.curve, run.eval.classifier_epochs = 50, False, 1
+    directory = tmp_path / "run"
+    store.prepare_run_dir(directory, run.to_dict(), force=False)
+    assert execute(run, directory) == "done"
+    assert built == ["ae"]
+    (directory / store.METRICS).unlink()  # trained already: evaluation loads it, once
+    assert execute(run, directory) == "done"
+    assert built == ["ae", "ae"]

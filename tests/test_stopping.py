@@ -192,3 +192,21 @@ def test_a_suite_with_an_impossible_rule_is_refused_before_training(tmp_path, ca
                  "--quiet"]) == 2
     assert "min_gain" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cap_and_a_different_budget_are_refused_and_a_cap_alone_is_the_budget(tmp_path):
+    """The cap is the budget no run passes: given beside another budget it is refused by
+    name, not silently put in that budget's place."""
+    from genbench.settings import load_suite
+
+    suite = tmp_path / "capped.toml"
+    text = SUITE.replace("{{", "{").replace("}}", "}")
+    suite.write_text(text + "cap = 40\n")  # [train] says steps = 80
+    with pytest.raises(ConfigError, match=r"\[stop\] the stop rule's cap \(40 steps\) and the "
+                       r"training budget \(steps = 80\) differ"):
+        load_suite(suite)
+    suite.write_text(text.replace("steps = 80\n", "") + "cap = 40\n")
+    run = load_suite(suite).runs()[0]
+    assert (run.train.steps, run.train.seconds) == (40, None)
+    suite.write_text(text + "cap = 80\n")  # the same budget, said twice: allowed
+    assert load_suite(suite).runs()[0].train.steps == 80

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from genbench import models
+from genbench import models, plugins
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
 from genbench.benchmarks.visuals import judge_visuals, run_visuals
@@ -69,6 +69,9 @@ def measure(model: models.GenerativeModel, run: RunConfig,
     metrics: dict[str, Any] = {
         "run": run.run_id, "model": run.name, "family": run.model, "dataset": run.data.name,
         "seed": run.seed, "capabilities": model.capabilities(),
+        # where the model's class came from: a plug-in's .py path or module (which `--plugin`
+        # reopens the run with), else genbench's own module
+        "model_source": plugins.origin(type(model).__module__),
         "num_train": len(inputs.train), "num_test": len(held_out),
         "image_shape": list(inputs.train.image_shape), "params": parameter_count(model),
     }

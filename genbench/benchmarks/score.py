@@ -186,10 +186,12 @@ def checked(supplied: Supplied, test: datasets.ImageData,
                            "resize them or pick another dataset")
     n = config.eval.fid_samples
     if len(images) < n:
+        # One message for both callers: the API's keyword and the command line's flag.
         raise SamplesError(f"{supplied.source} holds {len(images)} images; {dataset} runs are "
                            f"measured on n = {n} samples: supply at least {n}, or pass "
-                           f"--fid-samples {len(images)} (its numbers then do not compare with "
-                           f"runs measured on {n})")
+                           f"fid_samples={len(images)} (--fid-samples {len(images)} on the "
+                           f"command line; its numbers then do not compare with runs measured "
+                           f"on {n})")
     if labels is None:
         return images[:n], None
     if len(labels) != len(images):
@@ -201,7 +203,8 @@ def checked(supplied: Supplied, test: datasets.ImageData,
                            "them out")
     if config.eval.extractor != "classifier":
         raise ConfigError("conditional accuracy is judged by the dataset classifier; with "
-                          "labels, use --extractor classifier")
+                          "labels, pass extractor=\"classifier\" (--extractor classifier on "
+                          "the command line)")
     if int(labels.min()) < 0 or int(labels.max()) >= classes:
         raise SamplesError(f"labels range over {int(labels.min())}..{int(labels.max())}; "
                            f"{dataset} has classes 0..{classes - 1}")

@@ -1,4 +1,4 @@
-"""The `genbench` command: data, models, suites, train, evaluate, benchmark, report, sample.
+"""The `genbench` command: benchmark generative models, score and compare their samples.
 
 Every user error (genbench.errors.GenbenchError) ends with one line saying what is wrong and
 how to fix it, and exit status 2 (-v adds its traceback); any other exception is a bug: its
@@ -17,21 +17,23 @@ import warnings
 from collections.abc import Callable
 
 from genbench import plugins
-from genbench.cli import data, runs, score, suites
+from genbench.cli import compare, data, runs, score, suites
 from genbench.errors import GenbenchError
 
 EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="genbench")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE.py",
                         help="import a plug-in (a module name or a .py file) that registers "
                         "models or datasets; give it again to commands that reopen its runs")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, suites, runs, score):
+    for group in (data, suites, runs, score, compare):
         group.add_commands(sub)
+    # From the registered commands, so that the list never misses one.
+    parser.description = f"{__doc__.splitlines()[0]} Commands: {', '.join(sub.choices)}."
     return parser
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genbench.cli.common import budget_args, changes, data_args, settings
-from genbench.errors import ConfigError
+from genbench.errors import ConfigError, UnknownName
 
 if TYPE_CHECKING:
     import torch
@@ -50,6 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from genbench.benchmarks import evaluate_run
 
+    reopen(args)
     metrics = evaluate_run(args.run_dir, changes(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
@@ -70,6 +71,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nrow (images per row of the grid) must be at least 1, got "
                           f"{args.nrow}")
     run_dir = Path(args.run_dir)
+    reopen(args)
     run = RunConfig.from_dict(store.read_config(run_dir)).changed(changes(args))
     out = Path(args.out or run_dir / store.CLI_SAMPLES)
     check_grid_path(out)  # before the model is loaded and sampled: nothing is written
@@ -86,6 +88,33 @@ def cmd_sample(args: argparse.Namespace) -> int:
     save_grid(out, images, nrow=args.nrow)
     print(f"{args.n} samples -> {out}")
     return 0
+
+
+def reopen(args: argparse.Namespace) -> None:
+    """Import the plug-ins named after the subcommand (`genbench sample RUN --plugin X`, as
+    before it), then refuse a run whose model none registers, in one line naming the plug-in
+    its metrics.json recorded: a new process knows only the built-in models."""
+    from genbench import models, plugins
+    from genbench.benchmarks import store
+
+    plugins.load(args.run_plugins, "--plugin")
+    run_dir = Path(args.run_dir)
+    model = store.read_config(run_dir).get("model")  # a scored run has none: nothing to load
+    if model is None or model in models.available():
+        return
+    source = (store.read_metrics(run_dir) or {}).get("model_source")
+    plugin = source or "MODULE_OR_FILE.py"
+    came = (f"of the plug-in {source}, not loaded here" if source else
+            f"which no loaded plug-in registers (known: {', '.join(models.available())})")
+    raise UnknownName(f"run {run_dir} was trained with model {model!r} {came}: pass "
+                      f"--plugin {plugin} (genbench {args.command} {run_dir} --plugin {plugin})")
+
+
+def plugin_arg(p: argparse.ArgumentParser) -> None:
+    # Its own dest: argparse would let a subcommand's default replace the global flag's list.
+    p.add_argument("--plugin", action="append", default=[], dest="run_plugins",
+                   metavar="MODULE_OR_FILE.py", help="the plug-in that registered the run's "
+                   "model (a module name or a .py file); also accepted before the subcommand")
 
 
 def check_grid_path(out: Path) -> None:
@@ -145,6 +174,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fid-weights", help="local Inception-v3 weights (or $GENBENCH_FID_WEIGHTS)")
     p.add_argument("--device", help="auto, cpu, cuda, mps (default: the run's)")
     p.add_argument("--data-root", help="data root, if it moved since training")
+    plugin_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
@@ -157,4 +187,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="PNG path (default RUN_DIR/samples-cli.png)")
     p.add_argument("--device", help="auto, cpu, cuda, mps (default: the run's)")
     p.add_argument("--data-root", help="data root, if it moved since training")
+    plugin_arg(p)
     p.set_defaults(func=cmd_sample)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+from tqdm.auto import tqdm
 
 from genbench.datasets import ImageData, to_float
 from genbench.errors import ConfigError
@@ -136,7 +138,12 @@ def _fit(train: ImageData, settings: ClassifierSettings) -> DatasetClassifier:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=steps)
     generator = torch.Generator().manual_seed(0)
     model.train()
-    for step in range(steps):
+    # Minutes on a CPU the first time a dataset is judged (then cached): a bar, so that the
+    # wait is seen.
+    name = train.meta.get("name", "dataset")
+    bar = tqdm(range(steps), desc=f"training the {name} classifier (once; cached)", unit="step",
+               leave=False, disable=not watched())
+    for step in bar:
         epoch, b = divmod(step, per_epoch)
         if b == 0:
             order = torch.randperm(len(train), generator=torch.Generator().manual_seed(epoch))
@@ -152,6 +159,12 @@ def _fit(train: ImageData, settings: ClassifierSettings) -> DatasetClassifier:
         optimizer.step()
         schedule.step()
     return model.eval()
+
+
+def watched() -> bool:
+    """Whether someone watches this process's progress: a terminal, or a notebook (whose
+    stderr is no TTY); logs, pipes and captured output get no bar."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 @torch.no_grad()

@@ -29,9 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+from tqdm.auto import tqdm
 
 from genbench.datasets import ImageData, to_float
 from genbench.io import load_checksummed, save_checksummed
+from genbench.metrics.classifier import watched
 from genbench.metrics.features import FeatureSpace, FidelityError, NetFeatures
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,11 @@ def train_encoder(train: ImageData, settings: SelfSupervisedSettings | None = No
                                                    total_steps=settings.steps)
     generator = torch.Generator().manual_seed(0)
     model.train()
-    for step in range(settings.steps):
+    # A bar where someone watches, as the classifier's: trained once, then cached.
+    name = train.meta.get("name", "dataset")
+    bar = tqdm(range(settings.steps), desc=f"training the {name} encoder (once; cached)",
+               unit="step", leave=False, disable=not watched())
+    for step in bar:
         epoch, b = divmod(step, per_epoch)
         if b == 0:
             order = torch.randperm(len(train), generator=torch.Generator().manual_seed(epoch))

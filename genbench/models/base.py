@@ -209,7 +209,9 @@ def model_class(name: str) -> type[GenerativeModel]:
 
 def _entry(name: str):
     if name not in _registry():
-        raise UnknownName(f"unknown model {name!r}; choose one of: {', '.join(available())}")
+        # A plug-in's model is missing from a process that did not load the plug-in.
+        raise UnknownName(f"unknown model {name!r}; choose one of: {', '.join(available())} "
+                          "(a plug-in's models: load it with a suite's plugins or --plugin)")
     return _REGISTRY[name]
 
 

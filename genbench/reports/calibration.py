@@ -1,6 +1,6 @@
 """The calibration table of a dataset and feature space: real images (held out, blurred,
 noised, of half the classes, training copies) measured exactly as the models' samples are
-(reference.json's `calibration`, written by benchmarks/calibration.py), so that a reader can
+(calibration.json's `calibration`, written by judge/calibration.py), so that a reader can
 place a model's FID between "slight" and "visible" damage. No value is bold: these are
 reference points, not entries of a ranking.
 """

@@ -1,5 +1,5 @@
 """Charts (matplotlib/seaborn): quality against training time, training loss, the sample
-quality bars, latent maps coloured by class, and tables drawn for slides.
+quality bars and latent maps coloured by class (tables drawn for slides: slides.py).
 
 Each function returns a 16:9 matplotlib Figure, or None when there is nothing to draw.
 """
@@ -51,8 +51,9 @@ def quality_curves(curves: pd.DataFrame, metric: str, space: str,
             ax.annotate(f"FID {level:g}", (1, level), xycoords=("axes fraction", "data"),
                         xytext=(-4, 3), textcoords="offset points", ha="right",
                         fontsize="x-small", color="grey")
-    ax.set(xlabel=XLABEL[axis],
-           ylabel=f"{metric.upper()} [{space}]\nlower is better")
+    # One line of y label: a second rotated line would sit on the first's font box.
+    ax.set(xlabel=XLABEL[axis], ylabel=f"{metric.upper()} [{space}]")
+    ax.set_title("lower is better", loc="left", fontsize="small", color="#555555")
     fig.legend(loc="outside right center")
     return fig
 
@@ -88,6 +89,7 @@ def sample_bars(table: Table, colours: dict[str, tuple],
         return None
     order = table.values[columns[0]].sort_values(ascending=False).index
     fig, axes = panels(len(columns), 0.8, sharey=True)
+    lines = []
     for ax, column in zip(axes, columns, strict=True):
         values = table.values.loc[order, column]
         spread = None  # the interval of each value (std over seeds, or the evaluation's)
@@ -97,21 +99,33 @@ def sample_bars(table: Table, colours: dict[str, tuple],
         ax.barh(range(len(order)), values.fillna(0), xerr=spread,
                 color=[colours[m] for m in order], capsize=4)
         if column == columns[0] and references:
-            _reference_lines(ax, references, float(values.max()) * 1.5)
+            lines = _reference_lines(ax, references, float(values.max()) * 1.5)
         better = "lower" if table.better.get(column) == "low" else "higher"
-        ax.set_title(f"{column.split(' [')[0]} ({better} is better)")
+        ax.set_title(f"{column.split(' [')[0]}\n({better} is better)")  # narrow panels
         ax.set_yticks(range(len(order)), list(order))
     axes[0].set_xlabel(table.title.removeprefix("Sample quality ").strip("[]") + " features")
+    if lines:  # right of the panels, where the layout makes room for it
+        axes[-1].legend(handles=lines, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                        title="FID of real\nimages", fontsize="small",
+                        title_fontsize="small", alignment="left")
     return fig
 
 
-def _reference_lines(ax, references: dict[str, float], limit: float) -> None:
-    for name, value in references.items():
-        if 0 <= value <= limit:
-            ax.axvline(value, color="grey", linestyle=":", linewidth=1.5)
-            ax.annotate(name, (value, 1), xycoords=("data", "axes fraction"), xytext=(2, -2),
-                        textcoords="offset points", rotation=90, ha="left", va="top",
-                        fontsize="x-small", color="grey")
+# Calibration lines: dark to light grey and a dash of their own each, so that lines a
+# hair apart stay apart in the legend (labels written beside the lines stacked on each other).
+REFERENCE_STYLES = [("#222222", (0, (1, 1.5))), ("#555555", (0, (5, 2))),
+                    ("#888888", (0, (1, 3))), ("#333333", (0, (6, 2, 1, 2))),
+                    ("#aaaaaa", (0, (3, 1)))]
+
+
+def _reference_lines(ax, references: dict[str, float], limit: float) -> list[Line2D]:
+    """The calibration's FIDs within `limit` as vertical lines, lowest first (named in a
+    legend: names beside the lines stack on each other where the lines are close)."""
+    shown = sorted(((v, n) for n, v in references.items() if 0 <= v <= limit))
+    styles = [REFERENCE_STYLES[i % len(REFERENCE_STYLES)] for i in range(len(shown))]
+    return [ax.axvline(value, color=colour, linestyle=dash, linewidth=2,
+                       label=f"{name}: {value:,.1f}")
+            for (value, name), (colour, dash) in zip(shown, styles, strict=True)]
 
 
 def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
@@ -141,28 +155,4 @@ def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
                    for c in colours[:len(names)]]
         fig.legend(handles, names, title=named.get("latent_label_title") or "class",
                    loc="outside right center", fontsize="small")
-    return fig
-
-
-def table_figure(table: Table, max_rows: int = 12) -> Figure:
-    """A table drawn for a slide, columns as wide as their text, best cells in bold."""
-    fig, (ax,) = panels(1)
-    ax.axis("off")
-    cells = table.cells.head(max_rows).reset_index()
-    header = [str(c).replace(" [", "\n[") for c in cells.columns]
-    widths = np.array([max(len(str(v)) for v in [h.split("\n")[0], *cells[c]]) + 2
-                       for h, c in zip(header, cells.columns, strict=True)], dtype=float)
-    drawn = ax.table(cellText=cells.values, colLabels=header, loc="center", cellLoc="center",
-                     colWidths=list(widths / max(widths.sum(), 60)))
-    drawn.auto_set_font_size(False)
-    drawn.set_fontsize(18)
-    drawn.scale(1, 2.4)
-    best = table.best.head(max_rows)
-    for (row, col), cell in drawn.get_celld().items():
-        if row == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_height(cell.get_height() * 1.6)
-        elif col > 0 and best.iat[row - 1, col - 1]:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("#e6f4ea")
     return fig

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genbench.reports import charts, images, memorization, ties
+from genbench.reports import charts, images, memorization, slides, ties
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
@@ -64,8 +64,8 @@ def plans(e: Evidence) -> list[Plan]:
     """Every figure that applies to the dataset, in the order of the slides."""
     first = e.runs.drop_duplicates("model")  # image figures: one seed per model
     samples = next((t for t in e.tables if t.key == "samples"), None)
-    out = [Plan("headline", "The best model per question", "", " ".join(e.sentences[:1]),
-                lambda: _headline_figure(e), in_document=False)]
+    out = _table_plans("headline", "The best model per question", " ".join(e.sentences[:1]),
+                       _headline_table(e)) if e.findings else []
     out.append(Plan("samples", "Samples from every model", "Samples from every model "
                     "(final weights)", _leader_text(e.tables, "samples", "FID"),
                     lambda: images.sample_grids(first, e.visuals)))
@@ -137,10 +137,9 @@ def _references(e: Evidence, samples: Table) -> dict[str, float]:
 
 def _judge_plans(e: Evidence, first: pd.DataFrame) -> list[Plan]:
     """The calibration tables as slides, the memorisation figure and the gallery."""
-    out = [Plan(f"calibration-{t.title.split('[')[1].split(',')[0]}", t.title, t.caption,
-                "Real images, disturbed, measured like the samples: where each model sits",
-                lambda t=t: charts.table_figure(t), in_document=False)
-           for t in e.tables if t.key == "calibration"]
+    out = [plan for t in e.tables if t.key == "calibration" for plan in _table_plans(
+        f"calibration-{t.title.split('[')[1].split(',')[0]}", t.title,
+        "Real images, disturbed, measured like the samples: where each model sits", t)]
     out.append(Plan("memorization", "Did any model copy its training set?",
                     "Per model, the fraction of its samples within a distance (in the run's "
                     "feature space) of their nearest training image; black: held-out real "
@@ -176,16 +175,23 @@ def _curve_plans(e: Evidence) -> list[Plan]:
         ranking = c.ranking(axis)
         if ranking is not None:
             budgets = "training budgets" if axis == "seconds" else "FLOP budgets"
-            out.append(Plan(f"ranking{'' if axis == 'seconds' else '-flops'}",
-                            f"Ranking at common {budgets}", ranking.caption, c.verdict(axis),
-                            lambda t=ranking: charts.table_figure(t), in_document=False))
+            out += _table_plans(f"ranking{'' if axis == 'seconds' else '-flops'}",
+                                f"Ranking at common {budgets}", c.verdict(axis), ranking)
     return out
 
 
-def _headline_figure(e: Evidence) -> Figure | None:
-    if not e.findings:
-        return None
+def _table_plans(name: str, title: str, takeaway: str, table: Table) -> list[Plan]:
+    """A table as slides: one page when it fits, else one per part (NAME, NAME-2, ...;
+    titled '(1/2)', '(2/2)'), so that no cell is squeezed into its neighbour."""
+    pages = slides.table_pages(table)
+    return [Plan(name if i == 0 else f"{name}-{i + 1}",
+                 title + (f" ({i + 1}/{len(pages)})" if len(pages) > 1 else ""), table.caption,
+                 takeaway, lambda p=page: slides.table_figure(table, p), in_document=False)
+            for i, page in enumerate(pages)]
+
+
+def _headline_table(e: Evidence) -> Table:
     cells = pd.DataFrame({"model": [f.model for f in e.findings],
                           "value": [f.value for f in e.findings]},
                          index=pd.Index([f.question for f in e.findings], name="question"))
-    return charts.table_figure(Table("headline", "", "", cells, pd.DataFrame(index=cells.index)))
+    return Table("headline", "", "", cells, pd.DataFrame(index=cells.index))

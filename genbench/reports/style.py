@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.font_manager import FontProperties
 
 from genbench import models
 from genbench.io import atomic_write_bytes
@@ -22,6 +26,9 @@ from genbench.io import atomic_write_bytes
 SLIDE = (13.333, 7.5)  # inches: the 16:9 widescreen page of presentation software
 SLIDE_DPI = 200
 HTML_DPI = 96  # 1280 x 720 pixels: sharp in the report's column, light to embed
+# Where a line may break: not inside brackets or parentheses, nor between a value and its
+# '± std' or its unit ('4.27 [3.90, 4.61]' breaks before '[', '1.2 ± 0.1' and '45 s' never).
+_PIECE = re.compile(r"\S+ ± \S+|\S*\[[^\]]*\]\S*|\S*\([^)]*\)\S*|\S*\d (?:s|ms|img)\b\S*|\S+")
 
 
 @contextmanager
@@ -86,3 +93,40 @@ def hide_ticks(ax: plt.Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+
+
+@cache
+def _advance(char: str, bold: bool) -> float:
+    """A character's width at 1 pt (measured once at 100 pt: laying out every string with
+    FreeType costs milliseconds, and tables measure thousands)."""
+    prop = FontProperties(size=100, weight="bold" if bold else "normal")
+    return RendererAgg(1, 1, 72).get_text_width_height_descent(char, prop, False)[0] / 100
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in points of the widest line of `text`. Kerning, which mostly narrows text, is
+    ignored; the 3% added keeps the estimate on the safe side of matplotlib's own."""
+    return max(sum(_advance(c, bold) for c in line) for line in text.split("\n")) * size * 1.03
+
+
+def pieces(text: str) -> list[str]:
+    """The unbreakable pieces of `text`, in order."""
+    return _PIECE.findall(text)
+
+
+def wrap(text: str, width: float, size: float, bold: bool = False) -> list[str]:
+    """`text` in lines at most `width` points wide, broken between pieces (a piece wider
+    than `width`: between its words; a word wider than `width` gets a line of its own)."""
+    lines: list[str] = []
+    for piece in _fitting(pieces(text), width, size, bold):
+        joined = f"{lines[-1]} {piece}" if lines else piece
+        if lines and text_width(joined, size, bold) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(piece)
+    return lines or [""]
+
+
+def _fitting(found: list[str], width: float, size: float, bold: bool) -> list[str]:
+    return [word for piece in found for word in (
+        [piece] if text_width(piece, size, bold) <= width else piece.split(" "))]

@@ -63,7 +63,7 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
 def question_tables(summary_frame: pd.DataFrame, dataset: str, floor: dict | None = None,
                     calibration: list[dict] | None = None) -> list[Table]:
     """The dataset's tables: sample quality (per feature space, each with its calibration
-    where reference.json has one), reconstruction, likelihood, cost. Tables without any
+    where calibration.json has one), reconstruction, likelihood, cost. Tables without any
     value are left out."""
 
     frame = summary_frame[summary_frame["dataset"] == dataset]

@@ -1,7 +1,7 @@
 """The report of a results directory: tables, headline, figures, slides, documents.
 
     results.csv        one row per run (wide), results-long.csv (tidy: one row per number),
-    results.json, summary.csv (mean ± std over seeds), tables/DATASET-QUESTION.csv
+    results.json, summary.csv (mean ± std over seeds), tables/DATASET-QUESTION.csv and .tex
     quality-curves.csv every run's quality curve, when the runs have one
     report.md, report.html (self-contained), slides.pdf (16:9, one figure per page)
     figures/DATASET-NAME.png (16:9, 200 dpi) and .pdf
@@ -26,6 +26,7 @@ from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, 
 from genbench.reports import (
     figures,
     headline,
+    latex,
     metrics,
     notes,
     quality,
@@ -123,6 +124,7 @@ def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
     for table in shown:
         slug = re.sub(r"[^a-z0-9]+", "-", table.title.lower()).strip("-")
         atomic_write_text(out / "tables" / f"{dataset}-{slug}.csv", table.cells.to_csv())
+        latex.write_table(out / "tables" / f"{dataset}-{slug}.tex", table, dataset)
     return Section(dataset, found, sentences, shown, curves=read_off)
 
 

@@ -89,7 +89,8 @@ class Suite:
                                    "options": options}, "data")
         stop = self._stop_rule(over, where)
         train = build(TrainConfig, {**self._budget({**self.train, **over.get("train", {})},
-                                                   stop, where), "seed": seed},
+                                                   stop, f"{where}.stop" if over.get("stop")
+                                                   else "stop"), "seed": seed},
                       f"{where}.train" if over.get("train") else "train")
         evaluation = build(EvalConfig, {**self.eval, **over.get("eval", {})},
                             f"{where}.eval" if over.get("eval") else "eval")
