@@ -127,8 +127,9 @@ def test_calibration_sets_and_their_rows(sprites, space):
     classes = torch.unique(test.labels).tolist()
     kept = set(classes[:len(classes) // 2])
     assert all(labels_of[bytes(x.flatten().tolist())] & kept for x in sets[HALF_CLASSES])
-    table = {name: metrics.metrics_from_features(metrics.extract_features(x, space), reference)
-             for name, x in sets.items()}
+    features = {name: metrics.extract_features(x, space) for name, x in sets.items()}
+    table = {name: {**metrics.metrics_from_features(f, reference),
+                    **metrics.density_coverage(f, reference)} for name, f in features.items()}
     blur = [table[f"blur σ={s:g}"]["fid"] for s in BLUR_SIGMAS]
     noise = [table[f"noise σ={s:g}"]["fid"] for s in NOISE_SIGMAS]
     assert blur == sorted(blur) and noise == sorted(noise), (blur, noise)

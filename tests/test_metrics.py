@@ -243,18 +243,18 @@ def test_step_memory_on_cpu_differs_between_models_and_leaves_the_model_alone(sp
     train, _ = sprites
     cpu = torch.device("cpu")
 
-    def memory(name, **config):
-        model = models.create(name, train.image_shape, train.num_classes, **config)
+    def memory(model):
         before = {k: v.clone() for k, v in model.state_dict().items()}
+        state = torch.get_rng_state()
         measured = metrics.timing.step_memory(cpu, model, train, 32)
+        assert torch.equal(torch.get_rng_state(), state)  # the run's random stream is untouched
         after = model.state_dict()
-        assert all(torch.equal(before[k], after[k]) for k in before), name  # weights, buffers
+        assert all(torch.equal(before[k], after[k]) for k in before)  # weights, buffers
         assert all(p.grad is None for p in model.parameters())
         return measured
 
-    state = torch.get_rng_state()
-    small, large = memory("vae", latent_dim=2), memory("gan", width=8)
-    assert torch.equal(torch.get_rng_state(), state)  # the run's random stream is untouched
+    small = memory(models.create("vae", train.image_shape, train.num_classes, latent_dim=2))
+    large = memory(models.create("gan", train.image_shape, train.num_classes, width=8))
     assert small["peak_memory_measure"] == "CPU, live tensors in a training step"
     # An MLP VAE's weights alone (x3 with Adam's two moments, +1 for gradients) set a floor.
     weights = metrics.parameter_count(models.create("vae", train.image_shape, latent_dim=2))

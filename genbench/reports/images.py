@@ -117,7 +117,8 @@ def progress_strips(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
         show(ax, progress[:, :depth].transpose(0, 1).flatten(0, 1), points)
         ax.set_ylabel(label(runs, run), rotation=0, ha="right", va="center")
         if seconds is not None:
+            # Seconds without their unit (the caption gives it): a thumbnail is narrow.
             ax.set_xticks([2 + (i + 0.5) * width for i in range(points)],
-                          [f"{s:.0f} s" if s >= 10 else f"{s:.2g} s" for s in seconds],
-                          fontsize="small")
+                          [f"{s:.0f}" if s >= 10 else f"{s:.2g}" for s in seconds],
+                          fontsize="x-small")
     return fig
