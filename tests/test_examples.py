@@ -72,3 +72,11 @@ def test_the_plugin_example_runs_its_suite_and_its_runs_reopen_with_the_plugin(
     capsys.readouterr()
     assert main(["evaluate", str(run), "--plugin", str(PLUGIN)]) == 0
     assert json.loads(capsys.readouterr().out)["fid"] == pytest.approx(metrics["fid"])
+
+
+def test_the_readme_shows_the_plugin_example_whole():
+    """The plug-in in the README is examples/my_model.py, line for line: what the test above
+    runs is what a reader copies."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("```python\n") + len("```python\n"):]
+    assert block[:block.index("```")] == PLUGIN.read_text()

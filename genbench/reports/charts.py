@@ -46,9 +46,14 @@ def quality_curves(curves: pd.DataFrame, metric: str, space: str,
         scale.set_major_formatter(plain)  # FLOPs keep matplotlib's 10^12
         scale.set_minor_formatter(NullFormatter())
     if metric == "fid":
+        # On a linear axis the levels sit a few points apart: one label names them all.
+        labelled = THRESHOLDS if ax.get_yscale() == "log" else [max(THRESHOLDS)]
         for level in THRESHOLDS:
             ax.axhline(level, color="grey", linewidth=1, linestyle=":")
-            ax.annotate(f"FID {level:g}", (1, level), xycoords=("axes fraction", "data"),
+        for level in labelled:
+            text = (f"FID {level:g}" if len(labelled) > 1 else
+                    "FID " + ", ".join(f"{v:g}" for v in sorted(THRESHOLDS, reverse=True)))
+            ax.annotate(text, (1, level), xycoords=("axes fraction", "data"),
                         xytext=(-4, 3), textcoords="offset points", ha="right",
                         fontsize="x-small", color="grey")
     # One line of y label: a second rotated line would sit on the first's font box.
