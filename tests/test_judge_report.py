@@ -154,8 +154,8 @@ def test_the_same_samples_give_the_same_numbers_on_every_path(judged, inputs, tm
     images = inputs.test.images[N:2 * N]
     final = judge.judge(images).metrics
     point = judge.curve_point(images)
-    row = judge.real_rows(images)["classifier"]
-    second = judge.real_rows(images)["selfsupervised"]
+    rows = judge.real_rows(images)
+    row, second = rows["classifier"], rows["selfsupervised"]
     shutil.copyfile(out / store.SUITE, tmp_path / store.SUITE)  # the suite's settings
     scored = score(images, "sprites", tmp_path, name="same")
     for key in ("fid", "fid_lo", "fid_hi", "kid"):

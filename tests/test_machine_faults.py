@@ -7,36 +7,24 @@ small files fit and a run's first checkpoint does not. Deleting the filler frees
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SETTINGS
+from test_runner import tiny_suite
 
 from genbench.benchmarks import faults, store
 from genbench.benchmarks.runner import planned_runs
 from genbench.cli import main
 from genbench.settings import load_suite
 
-SUITE = """
-name = "{name}"
-models = {models}
-datasets = ["sprites"]
-seeds = [0]
-""" + TINY_SETTINGS + """
-[model.gan]
-config = {{ width = 8 }}
-"""
 MARGIN = 96 * 1024  # room for suite.json, calibration, config.json; not for a checkpoint
 
 
 def write_suite(tmp_path: Path, models: tuple[str, ...] = ("vae",), name: str = "tiny") -> Path:
-    path = tmp_path / f"{name}.toml"
-    path.write_text(SUITE.format(name=name, models=json.dumps(list(models)), device="cpu"))
-    return path
+    return tiny_suite(tmp_path, models, name)
 
 
 def benchmark(suite: Path, out: Path, *extra: str) -> int:

@@ -128,8 +128,8 @@ def _replaces_run(directory: Path, config: dict[str, Any], force: bool) -> bool:
             raise StoreError(f"{directory / CONFIG} is damaged (edited by hand?); rerun "
                              "with --force to redo this run") from None
         return True
-    if run_identity(existing) == run_identity(config):
-        return False
+    if existing == config or run_identity(existing) == run_identity(config):
+        return False  # (the same file: no configuration to rebuild and compare)
     if not force:
         raise StoreError(f"{directory} holds a run with a different configuration; rerun with "
                          "--force to replace it, or choose another --out")
