@@ -35,6 +35,8 @@ $(BIN)/genbench: pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[dev,ray,perf]'
+	# FWD's reference code, without its pins (scipy==1.11.1): its own needs are in pyproject
+	$(BIN)/pip install --quiet --no-deps pytorchfwd==1.0.1
 	@touch $@
 
 test: setup

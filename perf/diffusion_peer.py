@@ -86,7 +86,8 @@ def quick_diffusion() -> RunConfig:
 
 def train_genbench(ctx: Context, run: RunConfig, budgets: list[float], judge: Judge) -> list:
     config = dataclasses.replace(run.train, seconds=budgets[-1], steps=None, epochs=None,
-                                 device=str(ctx.device), compile=ctx.compile, show_progress=False)
+                                 flops=None, device=str(ctx.device), compile=ctx.compile,
+                                 show_progress=False)
     at = AtBudgets(budgets, judge)
     Trainer(config, callbacks=[at]).fit(build_model(run, ctx.train), ctx.train)
     return at.points

@@ -72,7 +72,7 @@ def test_calibration_holds_the_judge_and_its_rows_in_both_spaces(judged):
     assert [j["fid_extractor"] for j in reference["judges"]] == ["classifier"]
     assert not (out / store.OLD_REFERENCE).exists()
     entries = {e["fid_extractor"]: e for e in reference["calibration"]}
-    assert set(entries) == {"classifier", "selfsupervised"}
+    assert set(entries) == {"classifier", "selfsupervised", "wavelet"}
     rows = {r["set"]: r for r in entries["classifier"]["rows"]}
     assert list(rows) == ["held-out", "blur σ=0.5", "blur σ=1", "blur σ=2", "noise σ=0.05",
                           "noise σ=0.15", "noise σ=0.3", "half the classes", "training images"]

@@ -78,6 +78,8 @@ def write_run(out: Path, model: str, seed: int, with_curve: bool = True) -> None
                "sample_images_per_second": 1000 / ms, "peak_memory_mb": 10 * len(model),
                "peak_memory_measure": "CPU, live tensors in a training step",
                "eval_seconds": 5.0, "device": "cpu",
+               # the shorter runs were ended by a stop rule: they count at longer budgets
+               "stopped": "flat since 15 s" if budget < 480 else "budget",
                "capabilities": {"reconstructs": mse is not None}}
     if mse is not None:
         metrics.update(mse=mse * jitter, bce=70.0, psnr=20.0, ssim=0.8)
@@ -124,7 +126,7 @@ def test_headline_names_the_model_with_the_best_value_in_each_table(report):
         return (min if low else max)(values, key=values.get)
 
     found = headline(report)
-    assert found["Best samples"] == best(1)
+    assert found["Best samples (classifier FID)"] == best(1)
     assert found["Best reconstructions"] == best(2)
     assert found["Best likelihood"] == best(3)
     assert found["Fastest sampling"] == best(4)
@@ -176,14 +178,20 @@ def test_ranking_uses_only_points_at_or_before_each_budget():
     assert values.loc["a", 30.0] == 100 and values.loc["b", 30.0] == 40
     assert values[30.0].idxmin() == "b"  # not a: its 2 comes at 31 s
     assert values.loc["a", 60.0] == 2 and values.loc["short", 30.0] == 90
-    # A shorter run counts at a longer budget with its final point (less training is allowed
-    # within a budget; never extrapolated), and says that it ended; before its first point a
-    # model has no value.
+    # A shorter run its budget (or cap) ended has no value at a longer budget: it was stopped,
+    # not finished. Before its first point a model has no value.
+    assert np.isnan(values.loc["short", 60.0])
+    capped = ended_before(mean_curves(quality, "fid"), [30.0, 60.0], flat=False)
+    assert capped.loc["short", 60.0] == 40 and capped.drop("short").isna().all().all()
+    assert np.isnan(values_at_budgets(mean_curves(quality, "fid"), [7.0]).loc["a", 7.0])
+    # A shorter run its stop rule ended (its curve flat) counts at a longer budget with its
+    # final point (less training is allowed within a budget; never extrapolated), marked.
+    quality["flat"] = quality["model"] == "short"
+    values = values_at_budgets(mean_curves(quality, "fid"), [30.0, 60.0])
     assert values.loc["short", 60.0] == 0.5
     ended = ended_before(mean_curves(quality, "fid"), [30.0, 60.0])
     assert ended.loc["short", 60.0] == 40 and ended.drop("short").isna().all().all()
     assert np.isnan(ended.loc["short", 30.0])
-    assert np.isnan(values_at_budgets(mean_curves(quality, "fid"), [7.0]).loc["a", 7.0])
 
 
 def test_a_run_of_the_budget_itself_is_ranked_at_it_by_its_final_point():
@@ -213,7 +221,7 @@ def test_report_without_curves_and_with_old_reference(tmp_path):
     write_report(tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "Time to quality" not in md and "Real training images score FID 0.50" in md
-    assert headline(tmp_path)["Best samples"] == "gan"
+    assert headline(tmp_path)["Best samples (classifier FID)"] == "gan"
 
 
 def test_files_are_readable_by_others(report, tmp_path):

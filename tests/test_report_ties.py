@@ -28,7 +28,7 @@ def best_samples(frame: pd.DataFrame) -> tuple[str, pd.Series]:
     tables = question_tables(summary(frame), "d")
     found = {f.question: f for f in findings(tables)}
     samples = next(t for t in tables if t.key == "samples")
-    return found["Best samples"].model, samples.best["FID [classifier, n=2000]"]
+    return found["Best samples (classifier FID)"].model, samples.best["FID [classifier, n=2000]"]
 
 
 def test_equal_values_are_tied_and_both_marked():
@@ -39,7 +39,7 @@ def test_equal_values_are_tied_and_both_marked():
 
 
 @pytest.mark.parametrize("b_interval, expected", [
-    ((4.40, 4.90), "a and b (tied)"),  # overlaps a's [4.31, 4.77]
+    ((4.40, 4.90), "no winner"),  # overlaps a's [4.31, 4.77]: every model tied
     ((5.80, 6.20), "a"),  # clearly apart: a single winner
 ])
 def test_overlapping_intervals_are_tied_separated_ones_are_not(b_interval, expected):
@@ -78,7 +78,7 @@ def test_ranking_and_verdict_name_ties_never_one_winner():
     assert ranking.cells.loc["b", "15 s"].endswith("(#1)")  # tied: the same rank
     assert ranking.cells.loc["c", "15 s"].endswith("(#3)")
     assert curves.verdict() == "At 15 s, a and b lead (tied; best FID 10.50)."
-    found = {f.question: f.model for f in findings(curves.tables)}
+    found = {f.question: f.model for f in findings(curves.tables, curves)}
     assert found["Best after 15 s of training"] == "a and b (tied)"
 
 

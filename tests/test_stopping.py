@@ -44,6 +44,18 @@ def test_one_flat_doubling_between_gains_does_not_stop():
     assert rule.verdict(curve([40, 30, 29.5, 20, 19.9, 19.8])) == "flat since 30 s"
 
 
+def test_an_early_pause_does_not_stop_a_run_before_half_its_cap():
+    # The GAN of 2026-12-07 (cap 120 s): FID 68.7, 16.3, 17.3, 16.2 at 3.75-30 s paused over
+    # two doublings, then fell to 5.9 by 120 s on another day. The rule decides from 60 s on.
+    gan = curve([68.7, 16.3, 17.3, 16.2])
+    assert StopRule(metric="fid", patience=2).verdict(gan) == "flat since 7.5 s"  # no cap
+    capped = StopRule(metric="fid", patience=2, cap=120)
+    assert capped.verdict(gan) is None
+    assert capped.verdict(gan + [(60, 10.0)]) is None  # it fell again
+    # Still flat at 60 s, half the cap: the pause was the end.
+    assert capped.verdict(gan + [(60, 16.1)]) == "flat since 15 s"
+
+
 def test_a_worse_point_counts_as_flat():
     rule = StopRule(metric="fid", min_gain=0.1, patience=2)
     assert rule.verdict(curve([40, 20, 22, 25])) == "flat since 7.5 s"

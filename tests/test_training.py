@@ -174,7 +174,7 @@ def _curve(directory, space, test):
     inputs = RunInputs(key="curve", train=test, test=test, held_out=test, space=space,
                        reference=test.images[:200], reference_name=None, cache=directory)
     return QualityCurve(directory, Judge(inputs, batch_size=64), LogSpaced(4, 2),
-                        by_seconds=False, samples=64)
+                        axis="step", samples=64)
 
 
 def test_resumed_curve_keeps_its_points_and_equals_an_uninterrupted_one(sprites, space,
@@ -205,7 +205,7 @@ def test_seconds_points_are_taken_once_each_at_or_before_their_time(tmp_path):
     # 0.4 s steps, points at 1, 2, 4 s of a 5 s budget: each point is taken at the last step
     # that ends before it (0.8, 1.6, 3.6 s), never a second time at the step after, and the
     # end of the budget is one more point.
-    curve = QualityCurve(tmp_path, None, LogSpaced(1, 2), by_seconds=True, samples=8, end=5.0)
+    curve = QualityCurve(tmp_path, None, LogSpaced(1, 2), axis="seconds", samples=8, end=5.0)
     taken = []
     for step in range(1, 13):
         progress = Progress(step, 0, step, round(0.4 * step, 3), final=step == 12)
@@ -214,3 +214,18 @@ def test_seconds_points_are_taken_once_each_at_or_before_their_time(tmp_path):
             curve.rows.append({"step": step, "seconds": progress.seconds,
                                "point": curve._due_point})
     assert taken == [0.8, 1.6, 3.6, 4.8]
+
+
+def test_flops_points_fall_on_one_grid_at_or_before_each_budget(tmp_path):
+    # 3e10-FLOP steps, a grid of 1e11 x 2^k, a budget of 6.4e11: each point is taken at the
+    # last step whose FLOPs are at or below it (so the report's column of 2e11 FLOPs reads a
+    # point at or before 2e11 for every model, whatever its cost per step), and the end of the
+    # budget is one more point.
+    curve = QualityCurve(tmp_path, None, LogSpaced(1e11, 2), axis="flops", samples=8, end=6.4e11)
+    taken = []
+    for step in range(1, 23):
+        progress = Progress(step, 0, step, 0.1 * step, flops=3e10 * step, final=step == 22)
+        if curve.due(progress):
+            taken.append(progress.flops)
+            curve.rows.append({"step": step, "flops": progress.flops, "point": curve._due_point})
+    assert taken == pytest.approx([9e10, 1.8e11, 3.9e11, 6.6e11])

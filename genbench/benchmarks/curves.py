@@ -1,8 +1,9 @@
 """Anytime evaluation: every run's sample quality at log-spaced points of its training.
 
-A Trainer callback. At log-spaced points of training (EvalConfig's curve_start seconds, or
-curve_start_steps steps for step and epoch budgets, each curve_growth times the one before)
-and at the end of the budget, it samples
+A Trainer callback. At log-spaced points of training (EvalConfig's curve_start seconds for
+seconds budgets, curve_start_flops training FLOPs for FLOP budgets, curve_start_steps steps for
+step and epoch budgets, each curve_growth times the one before) and at the end of the budget,
+it samples
 from the sampling weights (EMA where kept) with fixed noise, and measures KID
 (unbiased, so a thousand samples suffice) and FID at a stated n against the
 cached features of the held-out images. The Trainer stops its budget clock
@@ -37,16 +38,19 @@ from genbench.training.stopping import StopRule
 FIELDS = ("step", "epoch", "images", "seconds", "flops", "eval_seconds", "n", "kid",
           "kid_std", "kid_subset", "fid", "fid_lo", "fid_hi", "extractor", "loss", "point")
 X_OF_UNIT = {"seconds": "seconds", "steps": "step", "flops": "flops"}  # a stop rule's x axis
+AXES = tuple(X_OF_UNIT.values())  # what a curve's points are spaced in
 
 
 class QualityCurve:
     """The Trainer callback that writes quality.csv and curve-samples.pt into `directory`."""
 
-    def __init__(self, directory: Path, judge: Judge, schedule: LogSpaced, by_seconds: bool,
+    def __init__(self, directory: Path, judge: Judge, schedule: LogSpaced, axis: str,
                  samples: int, seed: int = 0, strip: int = 8, end: float = math.inf,
                  stop: StopRule | None = None, who: str = "the model") -> None:
+        if axis not in AXES:
+            raise ValueError(f"a curve's axis is one of {', '.join(AXES)}, got {axis!r}")
         self.directory, self.judge, self.stop, self.who = Path(directory), judge, stop, who
-        self.schedule, self.by_seconds = schedule, by_seconds
+        self.schedule, self.axis = schedule, axis
         # The end of the budget has its own point: planned points stop short of it.
         self.last_planned = schedule.index(end * (1 - 1e-6)) if math.isfinite(end) else math.inf
         self.samples, self.seed, self.strip = samples, seed, strip
@@ -74,13 +78,15 @@ class QualityCurve:
         """How many points the run has reached (the end of the budget is one more)."""
         if progress.final:
             return self._done() + 1
-        if self.by_seconds:
-            # Evaluate at the last step that ends before the point: its x is then at or before
-            # the nominal time, which is what "quality at a budget of t seconds" must read.
-            step_time = progress.seconds - previous.seconds if previous else 0.0
-            reached = self.schedule.index(progress.seconds + step_time)
-        else:
+        if self.axis == "step":
             reached = self.schedule.index(progress.step)
+        else:
+            # Evaluate at the last step that ends before the point: its x is then at or before
+            # the nominal budget, which is what "quality at a budget of t seconds" (or of F
+            # FLOPs) must read.
+            now = getattr(progress, self.axis)
+            step = now - getattr(previous, self.axis) if previous else 0.0
+            reached = self.schedule.index(now + step)
         return min(reached, self.last_planned)
 
     def _done(self) -> int:
@@ -122,7 +128,7 @@ class QualityCurve:
 
     # -- files -----------------------------------------------------------------------------
     def _x(self, row: dict[str, Any]) -> float:
-        return float(row["seconds"]) if self.by_seconds else int(row["step"])
+        return float(row[self.axis])
 
     def _write(self) -> None:
         out = io.StringIO()
@@ -142,15 +148,16 @@ def quality_curve(run: RunConfig, directory: Path, judge: Judge) -> QualityCurve
     """The run's curve callback, measured by the run's judge (the final FID's)."""
     e, t = run.eval, run.train
     judge.inputs.reference_features(e.batch_size)  # before the run's random stream starts
-    by_seconds = t.seconds is not None
-    if by_seconds:
-        end = t.seconds
-    else:  # a FLOP budget's steps are known once the Trainer has counted a step
-        train = judge.inputs.train
-        end = math.inf if t.flops is not None else t.total_steps(len(train) // t.batch_size)
-    schedule = LogSpaced(e.curve_start if by_seconds else e.curve_start_steps, e.curve_growth)
-    return QualityCurve(directory, judge, schedule, by_seconds, e.curve_samples, run.seed,
-                        end=end, stop=run.stop, who=f"model {run.name!r}")
+    if t.seconds is not None:
+        axis, start, end = "seconds", e.curve_start, t.seconds
+    elif t.flops is not None:
+        axis, start, end = "flops", e.curve_start_flops, t.flops
+    else:
+        axis, start = "step", e.curve_start_steps
+        end = t.total_steps(len(judge.inputs.train) // t.batch_size)
+    return QualityCurve(directory, judge, LogSpaced(start, e.curve_growth), axis,
+                        e.curve_samples, run.seed, end=end, stop=run.stop,
+                        who=f"model {run.name!r}")
 
 
 def _number(value: Any) -> float | None:

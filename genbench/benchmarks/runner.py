@@ -74,7 +74,8 @@ def prepare_shared(runs: list[RunConfig]) -> Shared:
         identity = {"dataset": run.data.name, "options": dict(run.data.options),
                     "max_train": run.data.max_train,
                     "selfsupervised_steps": ssl_settings(run, inputs.train).steps}
-        shared.judges.append({**identity, "fid_extractor": space.extractor,
+        shared.judges.append({**identity, "judge": inputs.judge_name,
+                              "fid_extractor": space.extractor,
                               "fid_samples": len(inputs.reference),
                               "classifier_epochs": run.eval.classifier_epochs if classifier
                               else None, "classifier_accuracy": space.classifier_accuracy})

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable
 
 from genbench import plugins
-from genbench.cli import compare, data, runs, score, suites
+from genbench.cli import compare, data, judges, runs, score, suites
 from genbench.errors import GenbenchError
 
 EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import a plug-in (a module name or a .py file) that registers "
                         "models or datasets; give it again to commands that reopen its runs")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, suites, runs, score, compare):
+    for group in (data, suites, runs, score, compare, judges):
         group.add_commands(sub)
     # From the registered commands, so that the list never misses one.
     parser.description = f"{__doc__.splitlines()[0]} Commands: {', '.join(sub.choices)}."

@@ -62,6 +62,18 @@ class ImageData:
     def num_classes(self) -> int | None:
         return self.meta.get("num_classes")
 
+    def shuffled(self, seed: int = 0) -> ImageData:
+        """Every item in a random order fixed by `seed` (a split stored in a meaningful order,
+        e.g. MNIST's test split, first 5,000 digits of one writer population, then 5,000 of
+        another, mixed so that its first n are a fair sample of it)."""
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        return ImageData(
+            self.images[order],
+            None if self.labels is None else self.labels[order],
+            {**self.meta, "shuffled": seed},
+            None if self.attributes is None else self.attributes[order],
+        )
+
     def subset(self, n: int) -> ImageData:
         """The first n items (datasets are stored shuffled or in a fixed order)."""
         return ImageData(

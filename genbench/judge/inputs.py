@@ -25,6 +25,7 @@ import torch
 from genbench import datasets
 from genbench.datasets import ImageData
 from genbench.io import cache_dir, user_cache_dir
+from genbench.judge.shipped import shipped_judge
 from genbench.metrics import (
     ClassifierSettings,
     FeatureSpace,
@@ -37,6 +38,7 @@ from genbench.metrics import (
 from genbench.settings import DataConfig, RunConfig
 
 Splits = tuple[ImageData, ImageData]  # (training images, held-out images)
+HELD_OUT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class RunInputs:
     cache: Path  # per-dataset artefacts: the classifier, the encoder, real features
     ssl_space: FeatureSpace | None = None  # the second feature space, learnt without labels
     copy_train: int = 10_000  # the training images the copy test compares samples with
+    # Which judge: a shipped one's name and hashes (judge/shipped.py), or the networks'
+    # fingerprints where they were trained here. In every metrics.json and caption.
+    judge_name: str = ""
 
     def reference_features(self, batch_size: int = 500,
                            space: FeatureSpace | None = None) -> torch.Tensor:
@@ -86,10 +91,21 @@ def inputs_key(run: RunConfig) -> str:
 
 
 def load_splits(data: DataConfig) -> Splits:
-    """(training images, held-out images), the training ones capped at max_train."""
+    """(training images, held-out images), the training ones capped at max_train, the held-out
+    ones in a fixed random order (held_out_order)."""
     train = datasets.load(data.name, "train", data.root, data.download, **data.options)
     test = datasets.load(data.name, "test", data.root, data.download, **data.options)
-    return (train.subset(data.max_train) if data.max_train else train), test
+    return (train.subset(data.max_train) if data.max_train else train), held_out_order(test)
+
+
+def held_out_order(test: ImageData) -> ImageData:
+    """The held-out split in the one random order every judge reads it in: its first
+    fid_samples images are the reference, the calibration's sets are drawn from the rest.
+    MNIST's test split holds 5,000 digits of Census employees, then 5,000 of students
+    (LeCun et al.): in file order the reference would be the first population alone, and
+    held-out images of the second would score far above it (FWD 0.02 for test[2000:4000],
+    0.22-0.38 for blocks past 5,000, 2026-12-07)."""
+    return test.shuffled(HELD_OUT_SEED)
 
 
 def inputs_for(run: RunConfig, splits: Splits | None = None) -> RunInputs:
@@ -98,14 +114,25 @@ def inputs_for(run: RunConfig, splits: Splits | None = None) -> RunInputs:
     train, test = splits if splits is not None else load_splits(run.data)
     cache = data_cache(run.data)
     reference = test.images[:run.eval.fid_samples]
+    shipped = shipped_judge(run.data.name, run.data.options)
+    if shipped is not None:
+        space, ssl_space = shipped.spaces()
+        name = shipped.name
+    else:
+        space = _feature_space(run, train, test, cache)
+        ssl_space = selfsupervised_space(cache, train, ssl_settings(run, train))
+        name = f"trained here ({space.fingerprint}, {ssl_space.fingerprint})"
+    if run.eval.extractor == "inception":
+        space = inception_space(run.eval.fid_weights)
+        name = f"Inception-v3 (torch-fidelity) and {name}"
     return RunInputs(
         key=inputs_key(run), train=train, test=test,
         held_out=test.subset(run.data.max_test) if run.data.max_test else test,
-        space=_feature_space(run, train, test, cache), reference=reference,
+        space=space, reference=reference,
         reference_name=_cache_name(run.data.name, run.data.options, "test", len(reference),
-                                   test.meta.get("num_images")), cache=cache,
-        ssl_space=selfsupervised_space(cache, train, ssl_settings(run, train)),
-        copy_train=run.eval.copy_train)
+                                   test.meta.get("num_images"), test.meta.get("shuffled")),
+        cache=cache,
+        ssl_space=ssl_space, copy_train=run.eval.copy_train, judge_name=name)
 
 
 def ssl_settings(run: RunConfig, train: ImageData) -> SelfSupervisedSettings:
@@ -118,9 +145,11 @@ def ssl_settings(run: RunConfig, train: ImageData) -> SelfSupervisedSettings:
 
 
 def _cache_name(dataset: str, options: dict, split: str, count: int,
-                num_images: int | None) -> str:
-    """A set of real images' name in the feature cache: dataset, options, split, count."""
-    name = json.dumps([dataset, sorted(options.items()), split, count, num_images], default=str)
+                num_images: int | None, shuffled: int | None = None) -> str:
+    """A set of real images' name in the feature cache: dataset, options, split, count (and
+    the order's seed, for a shuffled split)."""
+    fields = [dataset, sorted(options.items()), split, count, num_images]
+    name = json.dumps(fields + ([shuffled] if shuffled is not None else []), default=str)
     return f"{dataset}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
@@ -133,8 +162,8 @@ def data_cache(data: DataConfig) -> Path:
 
 def _feature_space(run: RunConfig, train: ImageData, test: ImageData,
                    cache: Path) -> FeatureSpace:
-    if run.eval.extractor == "inception":
-        return inception_space(run.eval.fid_weights)
+    if run.eval.extractor == "inception":  # Inception replaces it (no classifier trained)
+        return FeatureSpace("inception")
     settings = ClassifierSettings(epochs=run.eval.classifier_epochs)
     path, accuracy = load_or_train(cache, train, test, settings)
     return FeatureSpace("classifier", path, accuracy)

@@ -1,7 +1,8 @@
 """Every number in a genbench report: functions on tensors of images.
 
 reconstruction: MSE, BCE, PSNR, SSIM. features + fidelity: FID, KID,
-precision/recall (torch-fidelity) in a named feature space. likelihood:
+precision/recall (torch-fidelity) in a named feature space. wavelet: FWD,
+the Fréchet distance of wavelet packets (no network). likelihood:
 importance-weighted bound, on binarised or dequantised pixels. classifier: the
 dataset classifier and conditional accuracy. timing: parameters, sampling rate,
 peak memory.
@@ -45,6 +46,14 @@ from genbench.metrics.selfsupervised import (
 )
 from genbench.metrics.timing import generate, machine, parameter_count
 from genbench.metrics.uncertainty import bootstrap_intervals, mean_std, rank_agreement
+from genbench.metrics.wavelet import (
+    PacketStats,
+    WaveletUnavailable,
+    frechet_wavelet_distance,
+    fwd,
+    packet_level,
+    packet_statistics,
+)
 
 __all__ = ["EXTRACTORS", "ClassifierSettings", "FeatureSpace", "FidelityError",
            "bits_per_dim", "conditional_accuracy", "dequantize", "extract_features",
@@ -57,3 +66,5 @@ __all__ += ["CopyReport", "SelfSupervisedSettings", "SelfSupervisedSpace",
             "bootstrap_intervals", "calibration_sets", "collapse_check",
             "copy_detection", "density_coverage", "load_or_train_encoder", "mean_std",
             "nearest_neighbours", "rank_agreement", "selfsupervised_space"]
+__all__ += ["PacketStats", "WaveletUnavailable", "frechet_wavelet_distance", "fwd",
+            "packet_level", "packet_statistics"]

@@ -2,16 +2,23 @@
 
 The dataset classifier learns what separates classes and can overlook what does
 not change the class (Stein et al., 2023). This encoder learns instead to
-recognise an image under small warps: two augmented views of every image
-(random crop-like zoom and shift, small rotation, contrast, faint noise) are
-pulled together and pushed away from the other images of the batch by the
-NT-Xent loss, on a projection head that is dropped afterwards. Its 128-d body
-features feed torch-fidelity's FD/KID code exactly as the classifier's do.
+recognise an image under warps: two augmented views of every image are pulled
+together and pushed away from the other images of the batch by the NT-Xent loss,
+on a projection head that is dropped afterwards. Its 128-d body features feed
+torch-fidelity's FD/KID code exactly as the classifier's do.
+
+Measured on MNIST's and Fashion-MNIST's calibration sets, three things make it a judge:
+the body keeps a 7x7 grid before a fully connected feature layer, as the classifier
+does (global pooling forgot shape); strong views (zoom, shift, rotation, shear, an
+erased patch, stroke dilation or erosion) teach it to ignore handwriting style; and
+temperature 1 groups images by what they show (0.2-0.5 told styles apart instead).
+MNIST's "half the classes" went from 1.7x its floor to 8x; blur σ=1 is about 8x.
+Blur is never an augmentation and the noise stays faint (σ ≤ 0.04), so that the
+features still see the calibration's blur and pixel noise.
 
 Training runs once per dataset and cache, on a fixed step budget (deterministic;
 the cost in FLOPs is in `training_flops`), and is cached like the classifier,
-under its own key. The noise augmentation stays faint (σ ≤ 0.04) so that the
-features still see the calibration's pixel noise.
+under its own key.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 from tqdm.auto import tqdm
 
@@ -38,7 +45,8 @@ from genbench.metrics.features import FeatureSpace, FidelityError, NetFeatures
 
 log = logging.getLogger(__name__)
 FEATURES = 128
-ARCHITECTURE = 1  # part of the cache key
+ARCHITECTURE = 2  # part of the cache key
+GRID = 7  # the feature layer sees a 7x7 grid (28 px after two poolings)
 SSL_EXTRACTOR = "genbench-selfsupervised"
 
 
@@ -52,8 +60,9 @@ class Encoder(nn.Module):
             return [nn.Conv2d(a, b, 3, 1, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
 
         self.body = nn.Sequential(*block(channels, 32), nn.MaxPool2d(2), *block(32, 64),
-                                  nn.MaxPool2d(2), *block(64, FEATURES),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+                                  nn.MaxPool2d(2), *block(64, 128), nn.AdaptiveAvgPool2d(GRID),
+                                  nn.Flatten(), nn.Linear(128 * GRID * GRID, FEATURES, bias=False),
+                                  nn.BatchNorm1d(FEATURES), nn.ReLU())
         self.project = nn.Sequential(nn.Linear(FEATURES, FEATURES), nn.ReLU(),
                                      nn.Linear(FEATURES, 64))
 
@@ -61,40 +70,54 @@ class Encoder(nn.Module):
         return self.body(to_float(images) if images.dtype == torch.uint8 else images)
 
     def for_inference(self) -> Encoder:
-        """BatchNorm folded into the convolutions, channels-last (as the classifier does)."""
+        """BatchNorm folded into the layer before it, channels-last (as the classifier does)."""
         net = copy.deepcopy(self).eval()
         layers = list(net.body)
         for i, layer in enumerate(layers):
             if isinstance(layer, nn.BatchNorm2d):
                 layers[i - 1], layers[i] = fuse_conv_bn_eval(layers[i - 1], layer), nn.Identity()
+            elif isinstance(layer, nn.BatchNorm1d):
+                layers[i - 1], layers[i] = fuse_linear_bn_eval(layers[i - 1], layer), nn.Identity()
         net.body = nn.Sequential(*[x for x in layers if not isinstance(x, nn.Identity)])
         return net.requires_grad_(False).to(memory_format=torch.channels_last)
 
 
 @dataclass
 class SelfSupervisedSettings:
-    steps: int = 400
+    steps: int = 1000  # ~4 min on one CPU thread; 500 steps judge about as well
     batch_size: int = 128  # 2 x 128 views: 254 negatives per image
     lr: float = 2e-3
-    temperature: float = 0.5  # SimCLR's best for batches of this size
+    temperature: float = 1.0  # 0.2-0.5 separate styles more than classes (see above)
     max_train: int | None = None  # cap on training images, for fast tests
 
 
 def views(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One random view of each float image: zoom 0.8-1.1, shift up to 10% of the side,
-    rotation up to 15 degrees, contrast 0.6-1, Gaussian noise up to σ 0.04."""
-    n = len(x)
+    """One random view of each float image: zoom 0.7-1.2, shift up to 12.5% of the side,
+    rotation up to 25 degrees, shear/stretch up to 15%, a square of up to half the side
+    erased (half the time), stroke dilation or erosion (3x3, a quarter of the time each),
+    contrast 0.6-1, Gaussian noise up to σ 0.04. Never blur: the judge must see it."""
+    n, side = len(x), x.shape[-1]
 
     def uniform(lo: float, hi: float, *shape: int) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, *shape, generator=generator)
 
-    angle, scale = uniform(-1, 1) * math.radians(15), uniform(0.8, 1.1)
-    shift = uniform(-0.2, 0.2, 2)  # affine_grid coordinates span 2: 0.2 is 10% of the side
+    angle, scale = uniform(-1, 1) * math.radians(25), uniform(0.7, 1.2)
+    shift = uniform(-0.25, 0.25, 2)  # affine_grid coordinates span 2: 0.25 is 12.5% of the side
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    rotate = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+    shear = torch.eye(2) + uniform(-0.15, 0.15, 2, 2)
+    theta = torch.cat([rotate @ shear, shift.unsqueeze(2)], 2)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     warped = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    half, (cy, cx) = (uniform(0, 0.5) * side).long() // 2, (uniform(0, 1, 2) * side).long().T
+    at = torch.arange(side)
+    rows = (at.view(1, side) - cy.view(n, 1)).abs() <= half.view(n, 1)
+    cols = (at.view(1, side) - cx.view(n, 1)).abs() <= half.view(n, 1)
+    erased = rows.view(n, 1, side, 1) & cols.view(n, 1, 1, side) & (uniform(0, 1, 1, 1, 1) < 0.5)
+    warped = warped * ~erased
+    stroke = uniform(0, 1, 1, 1, 1)
+    warped = torch.where(stroke < 0.25, F.max_pool2d(warped, 3, 1, 1),
+                         torch.where(stroke > 0.75, -F.max_pool2d(-warped, 3, 1, 1), warped))
     contrast = uniform(0.6, 1.0, 1, 1, 1)
     faint = uniform(0, 0.04, 1, 1, 1) * torch.randn(x.shape, generator=generator)
     return (warped * contrast + faint).clamp(0, 1)

@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from genbench.reports import ties
 from genbench.reports.budgets import THRESHOLDS
@@ -108,6 +108,8 @@ def sample_bars(table: Table, colours: dict[str, tuple],
         better = "lower" if table.better.get(column) == "low" else "higher"
         ax.set_title(f"{column.split(' [')[0]}\n({better} is better)")  # narrow panels
         ax.set_yticks(range(len(order)), list(order))
+        if column != columns[-1]:  # its last tick label would touch the next panel's first
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, prune="upper"))
     axes[0].set_xlabel(table.title.removeprefix("Sample quality ").strip("[]") + " features")
     if lines:  # right of the panels, where the layout makes room for it
         axes[-1].legend(handles=lines, loc="center left", bbox_to_anchor=(1.02, 0.5),

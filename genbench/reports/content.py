@@ -28,3 +28,4 @@ class Section:
     tables: list[Table]
     figures: list[Shown] = field(default_factory=list)
     curves: Curves | None = None  # the quality curves and what is read off them
+    warnings: list[str] = field(default_factory=list)  # the judge gate's: said first

@@ -9,15 +9,16 @@ figure is held in memory.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genbench.reports import charts, images, memorization, slides, ties
+from genbench.reports import charts, images, memorization, slides
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
+from genbench.reports.samples import is_scored
 from genbench.reports.table import Table
 
 
@@ -43,6 +44,7 @@ class Evidence:
     findings: list[Finding]
     sentences: list[str]  # the headline's trade-off and verdict
     colours: dict[str, tuple]
+    warnings: list[str] = field(default_factory=list)  # the judge gate's: the first takeaway
 
 
 def _leader_text(tables: list[Table], key: str, column_prefix: str, decimals: int = 2) -> str:
@@ -52,7 +54,7 @@ def _leader_text(tables: list[Table], key: str, column_prefix: str, decimals: in
     if column is None or table.leader(column) is None:
         return ""
     _, value = table.leader(column)
-    model = ties.names(table.tied(column))
+    model = table.named(column)
     values = table.values[column].dropna()
     worst = values.idxmax() if table.better.get(column) == "low" else values.idxmin()
     text = f"Best {column}: {model} ({value:,.{decimals}f})"
@@ -64,10 +66,14 @@ def plans(e: Evidence) -> list[Plan]:
     """Every figure that applies to the dataset, in the order of the slides."""
     first = e.runs.drop_duplicates("model")  # image figures: one seed per model
     samples = next((t for t in e.tables if t.key == "samples"), None)
-    out = _table_plans("headline", "The best model per question", " ".join(e.sentences[:1]),
+    takeaway = " ".join(e.warnings or e.sentences[:1])  # a failed judge gate first
+    out = _table_plans("headline", "The best model per question", takeaway,
                        _headline_table(e)) if e.findings else []
+    scored = [m for m in first["model"] if is_scored(m)]  # samples made elsewhere
     out.append(Plan("samples", "Samples from every model", "Samples from every model "
-                    "(final weights)", _leader_text(e.tables, "samples", "FID"),
+                    "(final weights" + (f"; {', '.join(scored)}: samples supplied, not "
+                                        "trained here" if scored else "") + ")",
+                    _leader_text(e.tables, "samples", "FID"),
                     lambda: images.sample_grids(first, e.visuals)))
     if e.curves is not None:
         out += _curve_plans(e)

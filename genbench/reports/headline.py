@@ -1,38 +1,22 @@
 """The headline of a dataset: the best model for each question and the trade-off, in words
 generated from the tables' own numbers (never written by hand), so that it always matches them.
+
+A model is named only where the table separates it from the others (finding.py); sample
+quality is said per feature space (best_samples.py), with whether the spaces agree
+(agreement.py); the curves give one verdict, at the common budget (common_budget.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import pandas as pd
 
-from genbench.reports import ties
+from genbench.reports import agreement, best_samples, common_budget
+from genbench.reports.finding import NO_WINNER, Finding, lead
 from genbench.reports.metrics import k_of
+from genbench.reports.quality import Curves
 from genbench.reports.table import Table
 
-
-@dataclass
-class Finding:
-    """'Best samples: cvae (FID 2.90 [classifier, n=2000], ...)'; tied models are named
-    together, never one of them alone."""
-
-    question: str
-    model: str  # 'cvae', or 'cvae and gan (tied)'
-    value: str
-    table: str  # the Table.key it comes from
-    column: str
-    models: list[str] = field(default_factory=list)  # the leader, or every tied model
-
-
-def _lead(table: Table, column: str, question: str, text: Callable[[float], str]
-          ) -> Finding | None:
-    """The leader of `column` (with every model tied with it); `text` says its value."""
-    if column not in table.values or table.leader(column) is None:
-        return None
-    _, value = table.leader(column)
-    tied = table.tied(column)
-    return Finding(question, ties.names(tied), text(value), table.key, column, tied)
+__all__ = ["Finding", "findings", "headline", "one_seed_sentence", "trade_off"]
 
 
 def _bracket(column: str) -> str:
@@ -54,41 +38,42 @@ def _registry_findings(t: Table) -> list[Finding | None]:
     for question, column in chosen.items():
         entry, k = t.metrics[column], k_of(t.metrics[column].key)
         basis = f"; {t.basis}" if t.basis else ""
-        out.append(_lead(t, column, question, lambda v, e=entry, c=column, k=k, b=basis:
-                         e.text(v) + _bracket(c) + (f", k={k}" if k else "") + b))
+        out.append(lead(t, column, question, lambda v, e=entry, c=column, k=k, b=basis:
+                        e.text(v) + _bracket(c) + (f", k={k}" if k else "") + b))
     return out
 
 
-def findings(tables: list[Table]) -> list[Finding]:
-    """The best models per question, from the tables' values: the registry's headline metrics,
-    the first to the strictest FID level, and the best at the longest common budgets."""
-    out: list[Finding | None] = []
+def findings(tables: list[Table], curves: Curves | None = None) -> list[Finding]:
+    """The best models per question, from the tables' values: sample quality per feature
+    space, the registry's other headline metrics, the first to the strictest FID level, and
+    the best at the common budget of the curves."""
+    out: list[Finding | None] = list(best_samples.findings(tables))
+    seen = set()
     for t in tables:
         columns = list(t.values.columns)
-        if not columns:
+        if not columns or t.key in seen:  # a sample table of another n: not compared
             continue
+        if t.key.startswith("samples"):
+            seen.add(t.key)
         if t.metrics:
-            out += _registry_findings(t)
+            out += [f for f in _registry_findings(t)  # FID: per space, above
+                    if f is None or not f.question.startswith("Best samples")]
         elif t.key == "time-to-quality":
             reached = [c for c in columns if t.values[c].notna().any()]
-            out.append(_lead(t, reached[-1], f"First to {reached[-1]}",
-                             lambda v: f"{v:,.1f} s of training") if reached else None)
-        elif t.key in ("ranking", "ranking-flops"):
-            shared = [c for c in columns if t.values[c].notna().sum() >= 2] or columns
-            metric = t.title.split("[")[1].split(",")[0] if "[" in t.title else ""
-            budget = (f"{shared[-1]} of training" if t.key == "ranking"
-                      else f"{shared[-1].removesuffix(' FLOPs')} training FLOPs")
-            out.append(_lead(t, shared[-1], f"Best after {budget}",
-                             lambda v, m=metric: f"{m} {v:,.2f}"))
+            out.append(lead(t, reached[-1], f"First to {reached[-1]}",
+                            lambda v: f"{v:,.1f} s of training") if reached else None)
+    if curves is not None:
+        out.append(common_budget.finding(curves))
     return [f for f in out if f is not None]
 
 
 def trade_off(found: list[Finding], tables: list[Table]) -> list[str]:
     """One or two sentences on what the best sampler gives up, from the same numbers."""
-    by_question = {f.question: f for f in found}
+    samples = next((f for f in found if f.question.startswith("Best samples")), None)
+    recon = next((f for f in found if f.question == "Best reconstructions"), None)
+    samples = samples if samples is not None and samples.model != NO_WINNER else None
     sentences = []
-    samples, recon = by_question.get("Best samples"), by_question.get("Best reconstructions")
-    if samples and recon:
+    if samples and recon and recon.model != NO_WINNER:
         sentences.append(
             f"{samples.model} gives both the best samples and the best reconstructions."
             if samples.model == recon.model else
@@ -101,9 +86,13 @@ def trade_off(found: list[Finding], tables: list[Table]) -> list[str]:
         ms = cost.values[column].dropna()
         if samples.model in ms and len(ms) > 1:
             fastest, ratio = ms.idxmin(), ms[samples.model] / ms.min()
+            leaders = cost.tied(column)  # within the cost margin of the fastest
             sentences.append(
                 f"{samples.model} is also the fastest sampler ({ms.min():.3f} ms per image)."
-                if fastest == samples.model else
+                if leaders == [samples.model] else
+                f"{samples.model} is also among the fastest samplers (tied: "
+                f"{ms[samples.model]:.3f} ms per image)."
+                if samples.model in leaders else
                 f"{samples.model}'s samples cost {ratio:,.0f}× the sampling time of "
                 f"{fastest}'s ({ms[samples.model]:,.3f} against {ms.min():,.3f} ms per image)."
                 if ratio >= 2 else
@@ -111,8 +100,36 @@ def trade_off(found: list[Finding], tables: list[Table]) -> list[str]:
     return sentences
 
 
-def headline(tables: list[Table], verdict: str = "") -> tuple[list[Finding], list[str]]:
-    """(findings, sentences) of one dataset: the sentences are the trade-off and the verdict
-    of the quality curves."""
-    found = findings(tables)
-    return found, trade_off(found, tables) + ([verdict] if verdict else [])
+def one_seed_sentence(part: pd.DataFrame) -> str:
+    """Where every model has one seed: what its intervals are, and what they are not."""
+    if "seeds" not in part or part.empty or part["seeds"].max() > 1:
+        return ""
+    return ("Every model has one training seed: its intervals are evaluation noise only (the "
+            "evaluation resampled), not the variation between training seeds, which may be "
+            "larger.")
+
+
+def verdict(curves: Curves | None) -> str:
+    """The verdict of the curves on the headline's axis (FLOPs where every curve counts them:
+    the seconds verdict stays with its table)."""
+    if curves is None:
+        return ""
+    axis = common_budget.axis_of(curves)
+    said = curves.verdict(axis)
+    return f"In training FLOPs: {said[:1].lower()}{said[1:]}" if said and axis == "flops" \
+        else said
+
+
+def headline(tables: list[Table], curves: Curves | None = None,
+             part: pd.DataFrame | None = None) -> tuple[list[Finding], list[str]]:
+    """(findings, sentences) of one dataset; `part`: its summary rows (for the seeds). The
+    sentences: what the intervals are, where fidelity and diversity disagree with the
+    distance, whether the spaces agree, the trade-off, the curves' verdict and slopes."""
+    found = findings(tables, curves)
+    sentences = [one_seed_sentence(part) if part is not None else ""]
+    sentences += best_samples.disagreements(tables)
+    sentences += [agreement.leader_sentence(tables), agreement.tau_sentence(tables)]
+    sentences += trade_off(found, tables)
+    if curves is not None:
+        sentences += [verdict(curves), common_budget.slope_sentence(curves)]
+    return found, [s for s in sentences if s]

@@ -8,6 +8,7 @@ from html import escape
 
 from genbench.reports.content import Section
 from genbench.reports.table import Table
+from genbench.reports.ties import RULE
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 16px;
@@ -19,6 +20,7 @@ td.best{font-weight:bold;background:#e6f4ea}
 .caption,figcaption{color:#555;font-size:14px;margin:.2em 0}
 figure{margin:1.5em 0}img{max-width:100%;height:auto;display:block}
 .headline{background:#f7f7fb;border-left:4px solid #6a6ad0;padding:.5em 1em;margin:1em 0}
+.gate{background:#fdecea;border-left:4px solid #c0392b;padding:.3em .6em}
 """
 
 
@@ -38,8 +40,9 @@ def _headline(section: Section) -> str:
     items = "".join(f"<li><b>{escape(f.question)}</b>: {escape(f.model)} ({escape(f.value)})"
                     "</li>" for f in section.findings)
     words = f"<p>{escape(' '.join(section.sentences))}</p>" if section.sentences else ""
-    return (f"<div class=headline><h3>{escape(section.dataset)}</h3><ul>{items}</ul>{words}"
-            "</div>")
+    gate = "".join(f"<p class=gate><b>{escape(w)}</b></p>" for w in section.warnings)
+    return (f"<div class=headline><h3>{escape(section.dataset)}</h3>{gate}<ul>{items}</ul>"
+            f"{words}</div>")
 
 
 def _figure(png: bytes, caption: str) -> str:
@@ -63,8 +66,7 @@ def report_html(title: str, sections: list[Section], problems: list[dict]) -> st
              f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{escape(title)}</h1>", "<h2>Headline</h2>",
              *(_headline(s) for s in sections),
-             "<p class=caption>Best value per column highlighted, with every value tied with "
-             "it (overlapping intervals).</p>"]
+             f"<p class=caption>Best value per column highlighted, {escape(RULE)}</p>"]
     for section in sections:
         parts.append(f"<h2>{escape(section.dataset)}</h2>")
         for table in section.tables:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from genbench.reports.content import Section
 from genbench.reports.table import Table
+from genbench.reports.ties import RULE
 
 
 def table_markdown(table: Table) -> str:
@@ -20,7 +21,10 @@ def table_markdown(table: Table) -> str:
 
 
 def headline_markdown(section: Section) -> list[str]:
-    lines = [f"- **{f.question}**: {f.model} ({f.value})" for f in section.findings]
+    """The judge gate's warnings first (bold: no winner is named in a failed space), then
+    one bullet per finding, then the sentences."""
+    lines = [f"> **{w}**" for w in section.warnings] + ([""] if section.warnings else [])
+    lines += [f"- **{f.question}**: {f.model} ({f.value})" for f in section.findings]
     return lines + ([""] + [" ".join(section.sentences)] if section.sentences else [])
 
 
@@ -29,8 +33,7 @@ def report_markdown(title: str, sections: list[Section], problems: list[dict],
     lines = [f"# {title}", "", "## Headline", ""]
     for section in sections:
         lines += [f"### {section.dataset}", "", *headline_markdown(section), ""]
-    lines += ["Best value per column in **bold**, with every value tied with it (overlapping "
-              "intervals).", ""]
+    lines += [f"Best value per column in **bold**, {RULE}", ""]
     for section in sections:
         lines += [f"## {section.dataset}", ""]
         for table in section.tables:

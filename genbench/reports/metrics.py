@@ -56,6 +56,8 @@ def scientific(value: float, digits: int = 2) -> str:
 REGISTRY: tuple[Metric, ...] = (
     Metric("fid", "FID", "samples", "low", 2, headline="Best samples"),
     Metric("kid", "KID", "samples", "low", 4),
+    # the Fréchet Wavelet Distance: wavelet packets, no network (judge.py's third space)
+    Metric("fwd", "FWD [wavelet]", "samples", "low", 3),
     Metric("precision", "precision", "samples", "high", 3),
     Metric("recall", "recall", "samples", "high", 3),
     Metric("density", "density", "samples", None, 3),  # ~1 for real images: no direction
@@ -66,6 +68,10 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("copy_meehan_z", "copy z (Meehan)", "samples", None, 1, in_table=False),
     Metric("fid_selfsupervised", "FD", "samples", "low", 2, space="selfsupervised"),
     Metric("kid_selfsupervised", "KID", "samples", "low", 4, space="selfsupervised"),
+    # the k-NN fidelity and diversity of the label-free space, beside its FD
+    Metric("precision_selfsupervised", "precision", "samples", "high", 3,
+           space="selfsupervised"),
+    Metric("recall_selfsupervised", "recall", "samples", "high", 3, space="selfsupervised"),
     Metric("mse", "MSE", "reconstruction", "low", 4, headline="Best reconstructions"),
     Metric("bce", "BCE (nats)", "reconstruction", "low", 1),
     Metric("psnr", "PSNR (dB)", "reconstruction", "high", 2),

@@ -7,6 +7,7 @@ How a model is judged at a budget: reports/budgets.py. The tables: reports/ranki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -54,6 +55,7 @@ class Curves:
     metric: str  # "fid" or "kid"
     space: str  # "classifier, n=1000"
     machine: str = ""  # " Times measured on ...": beside every time
+    unranked: str = ""  # why no model is ranked here (its judge is not trusted), else ''
     axes: list[str] = field(init=False)  # "seconds", and "flops" where every run counts them
     tables: list[Table] = field(init=False)  # per axis: time to quality, ranking
     verdicts: dict[str, str] = field(init=False)  # axis -> the verdict sentence
@@ -64,11 +66,21 @@ class Curves:
         self.tables, self.verdicts = [], {}
         for axis in self.axes:
             if self.metric == "fid":
-                self.tables.append(time_table(self.frame, self.space, axis, self.machine))
-            ranking = ranking_table(self.frame, self.metric, self.space, axis, self.machine)
+                self.tables.append(time_table(self.frame, self.space, axis, self.machine,
+                                              self.unranked))
+            ranking = ranking_table(self.frame, self.metric, self.space, axis, self.machine,
+                                    self.unranked)
             if ranking is not None:
                 self.tables.append(ranking)
                 self.verdicts[axis] = verdict(ranking, families, self.metric)
+        seconds = self.ranking("seconds")
+        if seconds is not None and self.ranking("flops") is not None:
+            # one verdict in the headline (FLOPs: the same on any machine); this one stays
+            # with its table
+            said = self.verdicts.get("seconds")
+            seconds.caption += (" The headline compares at a common FLOP budget instead (FLOPs"
+                                " are the same on any machine)" +
+                                (f"; on this machine's clock: {said}" if said else "."))
 
     def verdict(self, axis: str = "seconds") -> str:
         return self.verdicts.get(axis, "")
@@ -78,12 +90,15 @@ class Curves:
         return next((t for t in self.tables if t.key == key), None)
 
 
-def dataset_curves(quality: pd.DataFrame, dataset: str, machine: str = "") -> Curves | None:
-    """The dataset's curves in its most common feature space, or None without curves."""
+def dataset_curves(quality: pd.DataFrame, dataset: str, machine: str = "",
+                   unranked: Callable[[str], str] = lambda extractor: "") -> Curves | None:
+    """The dataset's curves in its most common feature space, or None without curves;
+    `unranked(extractor)`: why that space ranks no model (reports/gate.py), else ''."""
     part = quality[quality["dataset"] == dataset] if "dataset" in quality else quality.iloc[:0]
     metric = curve_metric(part)
     if metric is None:
         return None
     spaces = curve_spaces(part)
     space = spaces.mode().iloc[0]
-    return Curves(mean_curves(part[spaces == space], metric), metric, space, machine)
+    return Curves(mean_curves(part[spaces == space], metric), metric, space, machine,
+                  unranked(space.split(",")[0]))

@@ -21,7 +21,9 @@ UNIT = {"seconds": "training seconds", "flops": "training FLOPs"}
 
 
 def time_table(curves: pd.DataFrame, space: str, axis: str = "seconds",
-               machine: str = "") -> Table:
+               machine: str = "", unranked: str = "") -> Table:
+    """Time (or FLOPs) to each FID level; `unranked`: why no model is named first (an
+    untrusted judge), else ''. Seconds within ties.COST of each other are tied."""
     reached = time_to_quality(curves, axis=axis)
     models = pd.Index(list(dict.fromkeys(curves["model"])), name="model")
     cells, values = pd.DataFrame(index=models), pd.DataFrame(index=models)
@@ -35,10 +37,18 @@ def time_table(curves: pd.DataFrame, space: str, axis: str = "seconds",
     caption = (f"{unit} (and images seen) until each model's curve first reaches FID ≤ "
                f"{levels} [{space}], mean over seeds; lower is better. Evaluation is not "
                "counted. 'not reached': not within the model's training."
-               + (machine if axis == "seconds" else ""))
+               + (f" Times within {ties.COST:.0%} of each other are tied." if axis == "seconds"
+                  else "") + (machine if axis == "seconds" else ""))
     title = "Time to quality" if axis == "seconds" else "FLOPs to quality"
     return Table("time-to-quality" if axis == "seconds" else "flops-to-quality",
-                 f"{title} [{space}]", caption, cells, values, {c: "low" for c in cells.columns})
+                 f"{title} [{space}]", _unranked_caption(caption, unranked), cells, values,
+                 {c: "low" for c in cells.columns},
+                 margin=ties.COST if axis == "seconds" else 0.0,
+                 unranked=dict.fromkeys(cells.columns, unranked) if unranked else {})
+
+
+def _unranked_caption(caption: str, unranked: str) -> str:
+    return f"Not ranked ({unranked}). {caption}" if unranked else caption
 
 
 def _reach_text(value: float, images: float, axis: str) -> str:
@@ -49,15 +59,17 @@ def _reach_text(value: float, images: float, axis: str) -> str:
 
 
 def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "seconds",
-                  machine: str = "") -> Table | None:
+                  machine: str = "", unranked: str = "") -> Table | None:
     """Every model at every common budget from its first point on; tied models share a
-    rank; cells of runs that ended before the budget say so: '6.37 (#2, ended 45 s)'."""
+    rank; cells of runs that ended before the budget say so: '6.37 (#2, ended 45 s)'.
+    `unranked`: why no rank is given (an untrusted judge): the values alone."""
     budgets = common_budgets(curves, axis)
     values = values_at_budgets(curves, budgets, axis)
     if values.empty or values.isna().all().all():
         return None
     at = {c: values_at_budgets(curves, budgets, axis, c) for c in ("std", "seeds", "lo", "hi")}
     ended = ended_before(curves, budgets, axis)
+    capped = ended_before(curves, budgets, axis, flat=False)
     low, high = pd.DataFrame(index=values.index), pd.DataFrame(index=values.index)
     cells = pd.DataFrame(index=values.index)
     decimals = 2 if metric == "fid" else 4
@@ -65,29 +77,38 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "se
         low[b], high[b] = ties.bounds(values[b], at["std"][b], at["seeds"][b], at["lo"][b],
                                       at["hi"][b])
         rank = ties.ranks(values[b], low[b], high[b], "low")
-        cells[b] = [_cell(v, r, e, decimals, axis) for v, r, e in
-                    zip(values[b], rank, ended[b], strict=True)]
+        if unranked:
+            rank = pd.Series(np.nan, index=rank.index)
+        cells[b] = [_cell(v, r, e, c, decimals, axis) for v, r, e, c in
+                    zip(values[b], rank, ended[b], capped[b], strict=True)]
     labels = [budget_label(b, axis) for b in budgets]
     for frame in (values, low, high, cells):
         frame.columns, frame.index.name = labels, "model"
     caption = (f"{metric.upper()} [{space}] of each model at common budgets of {UNIT[axis]}: "
                "its last curve point at or before the budget (a run of that budget: its final "
-               "point, within a step of it); a run that ended before the budget (curve flat, "
-               "or a shorter budget) counts with its final point, marked 'ended' (less "
-               "training is allowed within a budget; never extrapolated). Rank in brackets, "
-               "shared by ties (overlapping intervals); lower is better. –: no point yet."
+               "point, within a step of it); a run its stop rule ended before the budget "
+               "(curve flat) counts with its final point, marked 'ended'; a run its budget "
+               "or cap ended before has no value there ('trained to', never extrapolated). "
+               "Rank in brackets, shared by ties (overlapping intervals); lower is better. "
+               "–: no point yet."
                + (machine if axis == "seconds" else ""))
     name = "training budgets" if axis == "seconds" else "FLOP budgets"
     return Table("ranking" if axis == "seconds" else "ranking-flops",
-                 f"Ranking at common {name} [{metric.upper()}, {space}]", caption, cells,
-                 values, {c: "low" for c in labels}, low=low, high=high)
+                 f"Ranking at common {name} [{metric.upper()}, {space}]",
+                 _unranked_caption(caption, unranked), cells, values,
+                 {c: "low" for c in labels}, low=low, high=high,
+                 unranked=dict.fromkeys(labels, unranked) if unranked else {})
 
 
-def _cell(value: float, rank: float, end: float, decimals: int, axis: str) -> str:
+def _cell(value: float, rank: float, end: float, capped: float, decimals: int,
+          axis: str) -> str:
     if np.isnan(value):
-        return format_value(value)
-    note = f"#{int(rank)}" + ("" if np.isnan(end) else f", ended {_end_text(end, axis)}")
-    return f"{format_value(value, decimals=decimals)} ({note})"
+        return format_value(value) + ("" if np.isnan(capped)
+                                      else f" (trained to {_end_text(capped, axis)})")
+    notes = ([] if np.isnan(rank) else [f"#{int(rank)}"]) + (
+        [] if np.isnan(end) else [f"ended {_end_text(end, axis)}"])
+    text = format_value(value, decimals=decimals)
+    return f"{text} ({', '.join(notes)})" if notes else text
 
 
 def _end_text(end: float, axis: str) -> str:
@@ -98,7 +119,7 @@ def verdict(ranking: Table, families: dict[str, str], metric: str) -> str:
     """Who leads at each common budget (ties named as ties), consecutive budgets with the
     same leaders merged: 'At 7.5 s cvae leads (FID 9.1); from 120 s on, diffusion (FID 4.5).'"""
     columns = [c for c in ranking.values.columns if ranking.values[c].notna().sum() >= 2]
-    if not columns:
+    if not columns or ranking.unranked:
         return ""
     name = metric.upper()
 
@@ -127,6 +148,10 @@ def verdict(ranking: Table, families: dict[str, str], metric: str) -> str:
             where = f"from {span[0]} to {span[-1]}"
         verb = "" if i else (" lead" if len(leaders) > 1 else " leads")
         at = f" at {span[-1]}" if len(span) > 1 else ""
+        if ranking.named(span[-1]) == "no winner":  # nothing separates any of them
+            parts.append(f"{where}, no model leads (all {len(leaders)} "
+                         f"{value(leaders, span[-1])}{at})")
+            continue
         parts.append(f"{where}, {who(leaders)}{verb} ({value(leaders, span[-1])}{at})")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."

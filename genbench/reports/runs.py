@@ -14,6 +14,7 @@ from genbench.benchmarks import store
 from genbench.benchmarks.score import SOURCE as SCORED
 from genbench.io import CorruptFileError, read_json, torch_load
 from genbench.judge.calibration import floor
+from genbench.reports.samples import SCORED_MARK
 
 log = logging.getLogger(__name__)
 IDENTITY = ["run", "model", "family", "dataset", "seed"]
@@ -34,7 +35,7 @@ def collect(out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
                 continue
             capabilities = metrics.pop("capabilities", {})
             if metrics.get("source") == SCORED:  # samples made elsewhere: said in every row
-                metrics["model"] = f"{metrics['model']} (scored)"
+                metrics["model"] = f"{metrics['model']}{SCORED_MARK}"
             rows.append({**metrics, **{f"can_{k}": v for k, v in capabilities.items()},
                          "status": "done"})
         elif state == "failed":
@@ -101,6 +102,9 @@ def load_quality(out: Path, runs: pd.DataFrame) -> pd.DataFrame:
         if frame is None or "seconds" not in frame or frame.empty:
             continue
         identity = pd.DataFrame({key: row.get(key) for key in IDENTITY}, index=frame.index)
+        # Whether the stop rule ended the run as flat: only such a run counts at budgets past
+        # its end (reports/budgets.py); a run its budget or cap ended does not.
+        identity["flat"] = str(row.get("stopped") or "").startswith("flat")
         frames.append(pd.concat([identity, frame.drop(columns=IDENTITY, errors="ignore")],
                                 axis=1).sort_values("seconds"))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=IDENTITY)

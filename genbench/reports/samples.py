@@ -13,6 +13,7 @@ from genbench.reports.notes import note
 from genbench.reports.table import Table, metric_table
 
 SECOND = "selfsupervised"  # the second space's name, as metrics.json's keys end
+SCORED_MARK = " (scored)"  # runs.collect's mark on a scored run's model name
 
 
 def sample_tables(part: pd.DataFrame, space: str, floor: dict | None, spread: str,
@@ -30,7 +31,9 @@ def sample_tables(part: pd.DataFrame, space: str, floor: dict | None, spread: st
 def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str) -> Table:
     subset = note(part, "kid_subset")
     kid_space = f"{space}, subsets of {int(subset)}" if subset else space
-    titles = {"fid": f"FID [{space}]", "kid": f"KID [{kid_space}]"}
+    n = note(part, "fid_samples")
+    titles = {"fid": f"FID [{space}]", "kid": f"KID [{kid_space}]",
+              "fwd": f"FWD [wavelet, n={int(n)}]" if n else "FWD [wavelet]"}
     extractor, reference = note(part, "fid_extractor"), note(part, "fid_reference")
     caption = (f"Generated samples against {int(reference) if reference else 'the'} held-out "
                f"images in {extractor} features: FID and KID, lower is better; precision and "
@@ -50,6 +53,9 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
                     "than the reference's own fraction, at z > 3, and nearer the training "
                     "images than held-out images are within k-means cells (Meehan et al.'s "
                     "C_T < −3).")
+    if "fwd" in part and part["fwd"].notna().any():
+        caption += (" FWD: the Fréchet Wavelet Distance of the same samples (wavelet packets, "
+                    "no network), lower is better.")
     if "conditional_accuracy" in part and part["conditional_accuracy"].notna().any():
         caption += " Cond. accuracy: the classifier's accuracy on label-conditioned samples."
     if floor:
@@ -113,12 +119,24 @@ def flag_sentence(part: pd.DataFrame) -> str:
     return f"Flagged: {'; '.join(said)}." if said else ""
 
 
+def is_scored(model: str) -> bool:
+    """Whether a model's row is a scored run's (samples made elsewhere: runs.collect marks
+    its name); such a run was not trained here, and nothing says it was."""
+    return str(model).endswith(SCORED_MARK)
+
+
 def final_basis(part: pd.DataFrame) -> str:
-    """'final weights after 60 s to 480 s of training, each model's own budget'."""
-    if "train_seconds" not in part or part["train_seconds"].isna().all():
-        return ""
-    low, high = part["train_seconds"].min(), part["train_seconds"].max()
-    if high <= low * 1.02:
-        return f"final weights after {low:,.0f} s of training each"
-    return (f"final weights after {low:,.0f} s to {high:,.0f} s of training, each model's "
-            "own budget")
+    """'final weights after 60 s to 480 s of training, each model's own budget' (the trained
+    models), and which rows are scored samples, trained elsewhere."""
+    scored = part["model"].map(is_scored)
+    trained = part[~scored]
+    text = ""
+    if "train_seconds" in trained and trained["train_seconds"].notna().any():
+        low, high = trained["train_seconds"].min(), trained["train_seconds"].max()
+        text = (f"final weights after {low:,.0f} s of training each" if high <= low * 1.02
+                else f"final weights after {low:,.0f} s to {high:,.0f} s of training, each "
+                     "model's own budget")
+    if scored.any():
+        names = ", ".join(part.loc[scored, "model"].astype(str))
+        text += ("; " if text else "") + f"{names}: samples supplied, not trained here"
+    return text

@@ -30,6 +30,10 @@ class Table:
     high: pd.DataFrame | None = None
     metrics: dict[str, Metric] = field(default_factory=dict)  # column -> its registry entry
     basis: str = ""  # what the values compare at: "final weights, 60-480 s of training"
+    margin: float = 0.0  # relative margin within which values tie whatever their intervals
+    # column -> why it names no best (an untrusted judge, another sample count): no bold, no
+    # leader, no headline winner; its numbers are still shown
+    unranked: dict[str, str] = field(default_factory=dict)
 
     def _bounds(self, column: str) -> tuple[pd.Series, pd.Series]:
         values = self.values[column]
@@ -39,14 +43,24 @@ class Table:
 
     def tied(self, column: str) -> list[str]:
         """The best model of `column` and every model tied with it, or [] without ranking."""
-        if column not in self.values:
+        if column not in self.values or column in self.unranked:
             return []
-        return ties.tied(self.values[column], *self._bounds(column), self.better.get(column))
+        return ties.tied(self.values[column], *self._bounds(column), self.better.get(column),
+                         self.margin)
+
+    def separated(self, column: str, a: str, b: str) -> bool:
+        """Whether models `a` and `b` differ in `column` (intervals and margins: ties.py)."""
+        return ties.separated(a, b, self.values[column], *self._bounds(column), self.margin)
+
+    def named(self, column: str) -> str:
+        """'a', 'a and b (tied)', 'no winner' (every value tied), '' without a ranking."""
+        leaders = self.tied(column)
+        return ties.named(leaders, int(self.values[column].notna().sum())) if leaders else ""
 
     def leader(self, column: str) -> tuple[str, float] | None:
         """(model, value) with the best value in `column`, or None when it has no ranking."""
         values, better = self.values[column].dropna(), self.better.get(column)
-        if values.empty or better is None:
+        if values.empty or better is None or column in self.unranked:
             return None
         model = values.idxmin() if better == "low" else values.idxmax()
         return model, float(values[model])
@@ -67,8 +81,10 @@ def _column(by_model: pd.DataFrame, key: str) -> pd.Series | None:
 
 
 def metric_table(key: str, title: str, frame: pd.DataFrame, question: str, caption: str,
-           titles: dict[str, str] | None = None, space: str | None = None) -> Table:
-    """The question's registry metrics measured in `space` (None: the run's own space)."""
+           titles: dict[str, str] | None = None, space: str | None = None,
+           margin: float = 0.0) -> Table:
+    """The question's registry metrics measured in `space` (None: the run's own space);
+    `margin`: the relative margin within which its values tie (ties.py)."""
     rows = list(dict.fromkeys(frame["model"]))
     by_model = frame.drop_duplicates("model").set_index("model").reindex(rows)
     index = pd.Index(rows, name="model")
@@ -99,7 +115,7 @@ def metric_table(key: str, title: str, frame: pd.DataFrame, question: str, capti
                     "and reference features: evaluation noise only).")
     measured = values.notna().any(axis=1)  # models without this capability: no row
     return Table(key, title, caption, cells[measured], values[measured], better,
-                 spread[measured], low[measured], high[measured], entries)
+                 spread[measured], low[measured], high[measured], entries, margin=margin)
 
 
 def _or_nan(series: pd.Series | None, index: pd.Index) -> pd.Series:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from genbench.benchmarks.score import FAMILY as SCORED
 from genbench.reports.metrics import FLAGS, present
 from genbench.reports.notes import machine_note, memory_measure
 from genbench.reports.notes import note as _note
 from genbench.reports.samples import sample_tables
 from genbench.reports.table import Table, metric_table
+from genbench.reports.ties import COST
 
 IDENTITY = ["model", "family", "dataset"]
 # Descriptions that hold per run and are shown in headers and captions, not averaged.
@@ -68,8 +70,12 @@ def question_tables(summary_frame: pd.DataFrame, dataset: str, floor: dict | Non
 
     frame = summary_frame[summary_frame["dataset"] == dataset]
     spread = spread_note(frame)
-    tables = [t for space, part in frame.groupby("space", sort=False)
-              for t in sample_tables(part, space, floor, spread, calibration or [])]
+    main = main_space(frame)
+    tables = sample_tables(frame[frame["space"] == main], main, floor, spread,
+                           calibration or [])
+    for space, part in frame[frame["space"] != main].groupby("space", sort=False):
+        tables += not_compared(sample_tables(part, space, floor, spread, calibration or []),
+                               space, main)
     per_model = frame.drop_duplicates("model")
     tables.append(metric_table("reconstruction", "Reconstruction", per_model, "reconstruction",
                          "Held-out images through each model: MSE per pixel and BCE in nats "
@@ -77,6 +83,35 @@ def question_tables(summary_frame: pd.DataFrame, dataset: str, floor: dict | Non
     tables.append(likelihood_table(per_model, spread))
     tables.append(cost_table(per_model, spread))
     return [t for t in tables if not t.cells.empty and len(t.cells.columns)]
+
+
+def main_space(frame: pd.DataFrame) -> str:
+    """The feature space and sample count the dataset's models are compared in: the one of
+    the most trained models (then of the most models). FID depends on n and on the space:
+    runs measured otherwise (samples scored at another n) are shown, not compared."""
+    trained = frame["family"] != SCORED if "family" in frame else True
+    counts = frame.assign(trained=trained).groupby("space", sort=False).agg(
+        trained=("trained", "sum"), models=("model", "nunique"))
+    return str(counts.sort_values(["trained", "models"], ascending=False, kind="stable")
+               .index[0])
+
+
+def not_compared(shown: list[Table], space: str, main: str) -> list[Table]:
+    """The sample tables of runs measured in another space or at another n: every model
+    marked, no column ranked, the caption saying why."""
+    why = (f"measured in [{space}], the other models in [{main}]: FID depends on the feature "
+           "space and the sample count, so these are not compared with them")
+    for table in shown:
+        if table.key.startswith("samples"):
+            table.unranked = dict.fromkeys(table.values.columns, why)
+            marked = pd.Index([f"{m} (not compared)" for m in table.cells.index],
+                              name=table.cells.index.name)
+            table.cells.index = table.values.index = marked
+            for frame in (table.spread, table.low, table.high):
+                if frame is not None:
+                    frame.index = marked
+            table.caption = f"Not ranked: {why}. " + table.caption
+    return shown
 
 
 def spread_note(frame: pd.DataFrame) -> str:
@@ -112,9 +147,11 @@ def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
         caption += " Stopped: why training ended (its curve flat since a point, or the cap)."
         rules = per_model["stop_rule"].dropna().unique() if "stop_rule" in per_model else []
         caption += "".join(f" Stop rule: {rule}." for rule in rules)
+    caption += (f" Values within {COST:.0%} of each other are tied (timing noise between runs"
+                " on a shared machine).")
     table = metric_table("cost", "Cost", per_model, "cost",
                          caption + machine_note(per_model) + spread,
-                         {"peak_memory_mb": f"peak MB ({measure})"})
+                         {"peak_memory_mb": f"peak MB ({measure})"}, margin=COST)
     if "stopped" in per_model and per_model["stopped"].notna().any():
         stopped = per_model.set_index("model")["stopped"].reindex(table.cells.index)
         table.cells["stopped"] = stopped.fillna("–").astype(str)

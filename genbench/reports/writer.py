@@ -24,7 +24,9 @@ from genbench.benchmarks import store
 from genbench.errors import GenbenchError
 from genbench.io import CorruptFileError, atomic_write_json, atomic_write_text, read_json
 from genbench.reports import (
+    agreement,
     figures,
+    gate,
     headline,
     latex,
     metrics,
@@ -107,29 +109,27 @@ def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
     first = part.iloc[0]
     floor = runs.reference_for(reference, dataset, first.get("fid_extractor"),
                                first.get("fid_samples"))
-    shown = tables.question_tables(summary, dataset, floor, runs.load_calibration(out))
-    read_off = quality.dataset_curves(curves, dataset, notes.machine_note(part))
-    verdicts = []
-    if read_off is not None:
-        judged = next((i for i, t in enumerate(shown)
-                       if not t.key.startswith(("samples", "calibration"))), len(shown))
-        shown[judged:judged] = read_off.tables  # right after sample quality and calibration
-        verdicts = [read_off.verdict("seconds")] + (
-            [f"In training FLOPs: {_lower(read_off.verdict('flops'))}"]
-            if read_off.verdict("flops") else [])
-    found, sentences = headline.headline(shown, " ".join(v for v in verdicts if v))
+    calibration = runs.load_calibration(out)
     mine = summary[summary["dataset"] == dataset]
-    sentences += [s for s in (samples.flag_sentence(mine), samples.agreement_sentence(mine))
-                  if s]
+    compared = mine[mine["space"] == tables.main_space(mine)]  # the models ranked together
+    shown = tables.question_tables(summary, dataset, floor, calibration)
+    gates = gate.judge_gate(compared, calibration)
+    gate.apply(shown, gates, notes.note(compared, "fid_extractor"))
+    read_off = quality.dataset_curves(curves, dataset, notes.machine_note(part),
+                                      lambda extractor: gate.reason(gates, extractor))
+    judged = next((i for i, t in enumerate(shown)
+                   if not t.key.startswith(("samples", "calibration"))), len(shown))
+    disagreement = agreement.disagreement_table(shown, dataset)
+    shown[judged:judged] = ([disagreement] if disagreement is not None else []) + (
+        read_off.tables if read_off is not None else [])  # after sample quality, calibration
+    found, sentences = headline.headline(shown, read_off, compared)
+    sentences += [s for s in (samples.flag_sentence(mine),) if s]
     for table in shown:
         slug = re.sub(r"[^a-z0-9]+", "-", table.title.lower()).strip("-")
         atomic_write_text(out / "tables" / f"{dataset}-{slug}.csv", table.cells.to_csv())
         latex.write_table(out / "tables" / f"{dataset}-{slug}.tex", table, dataset)
-    return Section(dataset, found, sentences, shown, curves=read_off)
-
-
-def _lower(sentence: str) -> str:
-    return sentence[:1].lower() + sentence[1:]
+    return Section(dataset, found, sentences, shown, curves=read_off,
+                   warnings=gate.warnings(gates))
 
 
 def _draw(out: Path, frame: pd.DataFrame, sections: list[Section], curves: pd.DataFrame,
@@ -143,7 +143,7 @@ def _draw(out: Path, frame: pd.DataFrame, sections: list[Section], curves: pd.Da
             part = frame[frame["dataset"] == section.dataset]
             evidence = figures.Evidence(
                 part, {r: visuals[r] for r in part["run"]}, losses, section.curves, section.tables,
-                section.findings, section.sentences, colours)
+                section.findings, section.sentences, colours, section.warnings)
             for plan in figures.plans(evidence):
                 fig = plan.draw()
                 if fig is None:

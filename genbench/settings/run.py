@@ -80,6 +80,10 @@ class EvalConfig:
     curve_start: float = 3.75  # first point, in training seconds (seconds budgets): points
     # then fall at the report's common budgets (15, 30, 60 ... s)
     curve_start_steps: int = 100  # first point, in steps (step and epoch budgets)
+    # First point of FLOP budgets, in training FLOPs: one grid (1.25e11 x 2^k) for every model
+    # and run, so that every model has a point at every common budget of the report (which
+    # reads its columns off the same grid).
+    curve_start_flops: float = 1.25e11
     curve_growth: float = 2.0  # each point this many times later than the one before
     # The judge's bootstrap: a 95% interval's ends from the 3rd and 97th of 100 resamples.
     bootstrap_rounds: int = 100
@@ -107,9 +111,11 @@ class EvalConfig:
             raise ConfigError(f"bootstrap_rounds must be at least 2, got {self.bootstrap_rounds}")
         if self.curve_samples < 4:
             raise ConfigError(f"curve_samples must be at least 4, got {self.curve_samples}")
-        if not self.curve_start > 0 or not self.curve_growth > 1:
-            raise ConfigError("curve_start must be greater than 0 and curve_growth greater than "
-                              f"1, got {self.curve_start} and {self.curve_growth}")
+        if not self.curve_start > 0 or not self.curve_start_flops > 0 \
+                or not self.curve_growth > 1:
+            raise ConfigError("curve_start and curve_start_flops must be greater than 0 and "
+                              f"curve_growth greater than 1, got {self.curve_start}, "
+                              f"{self.curve_start_flops} and {self.curve_growth}")
 
 
 @dataclass

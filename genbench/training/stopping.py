@@ -9,6 +9,10 @@ log-spaced budgets (each x twice the one before: a point is "a doubling" of the 
     -> "flat since 60 s"                      # two doublings in a row gained < 10%
 
 The cap is the Trainer's budget: a run that reaches it ends there, and its reason is CAP.
+The rule decides only from half the cap on: a curve can pause early and fall again (a GAN's
+FID went 68.7, 16.3, 17.3, 16.2 over its first four doublings, then on to 5.9), and a pause
+that happens to span `patience` doublings early on must not end a run that has most of its
+budget ahead of it.
 
 What "improved by less than a fraction" means. The metric (KID or FID, lower is better)
 improves over one doubling by `previous - current`. The doubling is flat when
@@ -112,12 +116,14 @@ class StopRule:
         return v0 - v1 < max(wanted * abs(v0), self.noise)
 
     def stop_index(self, points: Sequence[tuple[float, float]]) -> int | None:
-        """The index of the first point at which the rule stops the run, or None."""
+        """The index of the first point at which the rule stops the run (at or past half the
+        cap, after `patience` flat doublings in a row), or None."""
         _check_points(points)
+        decides_from = self.cap / 2 if self.cap is not None else 0.0
         streak = 0
         for i in range(1, len(points)):
             streak = streak + 1 if self.flat(points[i - 1], points[i]) else 0
-            if streak >= self.patience:
+            if streak >= self.patience and points[i][0] >= decides_from * (1 - 1e-9):
                 return i
         return None
 
