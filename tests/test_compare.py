@@ -22,6 +22,7 @@ from genbench.benchmarks.compare import RUN_KEYS, compare, judge_against
 from genbench.benchmarks.score import measured_with, score
 from genbench.cli import build_parser, main
 from genbench.cli import compare as compare_cli
+from genbench.judge.inputs import held_out_order
 from genbench.metrics import extract_features
 
 N = 200
@@ -44,7 +45,8 @@ def sets(tmp_path_factory) -> dict:
     train = datasets.load("sprites", "train", size=28)
     # beyond the first 512: no image of A is one the copy test compares with
     one_shape = train.images[600:][train.labels[600:] == 0][:N]
-    reference = datasets.load("sprites", "test", size=28).images[:N]
+    # the held-out images a run on sprites is judged against: the split in the judges' order
+    reference = held_out_order(datasets.load("sprites", "test", size=28)).images[:N]
     np.save(tmp / "b.npy", reference.numpy())
     return {"a": write_pngs(tmp / "a", one_shape), "b": tmp / "b.npy", "tmp": tmp,
             "a_images": one_shape, "reference": reference}

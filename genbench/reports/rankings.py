@@ -9,6 +9,7 @@ import pandas as pd
 
 from genbench.reports import ties
 from genbench.reports.budgets import (
+    OVERSHOOT,
     budget_label,
     common_budgets,
     ended_before,
@@ -70,6 +71,7 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "se
     at = {c: values_at_budgets(curves, budgets, axis, c) for c in ("std", "seeds", "lo", "hi")}
     ended = ended_before(curves, budgets, axis)
     capped = ended_before(curves, budgets, axis, flat=False)
+    first = curves.groupby("model", sort=False)[axis].min()  # its first samples
     low, high = pd.DataFrame(index=values.index), pd.DataFrame(index=values.index)
     cells = pd.DataFrame(index=values.index)
     decimals = 2 if metric == "fid" else 4
@@ -79,8 +81,9 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "se
         rank = ties.ranks(values[b], low[b], high[b], "low")
         if unranked:
             rank = pd.Series(np.nan, index=rank.index)
-        cells[b] = [_cell(v, r, e, c, decimals, axis) for v, r, e, c in
-                    zip(values[b], rank, ended[b], capped[b], strict=True)]
+        before = [f if f > b * (1 + OVERSHOOT) else np.nan for f in first.reindex(values.index)]
+        cells[b] = [_cell(v, r, e, c, f, decimals, axis) for v, r, e, c, f in
+                    zip(values[b], rank, ended[b], capped[b], before, strict=True)]
     labels = [budget_label(b, axis) for b in budgets]
     for frame in (values, low, high, cells):
         frame.columns, frame.index.name = labels, "model"
@@ -90,7 +93,8 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "se
                "(curve flat) counts with its final point, marked 'ended'; a run its budget "
                "or cap ended before has no value there ('trained to', never extrapolated). "
                "Rank in brackets, shared by ties (overlapping intervals); lower is better. "
-               "–: no point yet."
+               "'first samples at': a model that draws no samples before then (the "
+               "VQ-VAE before its prior has trained)."
                + (machine if axis == "seconds" else ""))
     name = "training budgets" if axis == "seconds" else "FLOP budgets"
     return Table("ranking" if axis == "seconds" else "ranking-flops",
@@ -100,11 +104,12 @@ def ranking_table(curves: pd.DataFrame, metric: str, space: str, axis: str = "se
                  unranked=dict.fromkeys(labels, unranked) if unranked else {})
 
 
-def _cell(value: float, rank: float, end: float, capped: float, decimals: int,
-          axis: str) -> str:
+def _cell(value: float, rank: float, end: float, capped: float, first: float,
+          decimals: int, axis: str) -> str:
     if np.isnan(value):
-        return format_value(value) + ("" if np.isnan(capped)
-                                      else f" (trained to {_end_text(capped, axis)})")
+        why = (f"trained to {_end_text(capped, axis)}" if not np.isnan(capped) else
+               f"first samples at {_end_text(first, axis)}" if not np.isnan(first) else "")
+        return format_value(value) + (f" ({why})" if why else "")
     notes = ([] if np.isnan(rank) else [f"#{int(rank)}"]) + (
         [] if np.isnan(end) else [f"ended {_end_text(end, axis)}"])
     text = format_value(value, decimals=decimals)

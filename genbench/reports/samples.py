@@ -9,6 +9,7 @@ import pandas as pd
 
 from genbench.metrics.uncertainty import rank_agreement
 from genbench.reports.calibration import calibration_table
+from genbench.reports.metrics import scientific
 from genbench.reports.notes import note
 from genbench.reports.table import Table, metric_table
 
@@ -65,6 +66,8 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
     accuracy = (floor or {}).get("classifier_accuracy") or note(part, "classifier_accuracy")
     if extractor == "classifier" and accuracy:
         caption += f" The feature classifier's test accuracy: {accuracy:.2%}."
+    if judge := note(part, "judge"):  # its version and hashes: numbers compare across reports
+        caption += f" Judge: {judge}."
     if rounds := note(part, "bootstrap_rounds"):
         caption += f" Intervals: 95%, from {int(rounds)} bootstrap rounds."
     basis = final_basis(part)
@@ -133,9 +136,16 @@ def final_basis(part: pd.DataFrame) -> str:
     text = ""
     if "train_seconds" in trained and trained["train_seconds"].notna().any():
         low, high = trained["train_seconds"].min(), trained["train_seconds"].max()
-        text = (f"final weights after {low:,.0f} s of training each" if high <= low * 1.02
-                else f"final weights after {low:,.0f} s to {high:,.0f} s of training, each "
-                     "model's own budget")
+        seconds = (f"{low:,.0f} s" if high <= low * 1.02 else f"{low:,.0f}–{high:,.0f} s")
+        flops = trained["train_flops"].dropna() if "train_flops" in trained else []
+        if len(flops) == len(trained) and flops.max() <= flops.min() * 1.01:
+            # one FLOP budget for every model: that is the basis; seconds are this machine's
+            text = (f"final weights after {scientific(flops.min())} training FLOPs each "
+                    f"({seconds} of training on this machine)")
+        elif high <= low * 1.02:
+            text = f"final weights after {seconds} of training each"
+        else:
+            text = f"final weights after {seconds} of training, each model's own budget"
     if scored.any():
         names = ", ".join(part.loc[scored, "model"].astype(str))
         text += ("; " if text else "") + f"{names}: samples supplied, not trained here"

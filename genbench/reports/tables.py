@@ -24,7 +24,7 @@ IDENTITY = ["model", "family", "dataset"]
 NOTES = ("fid_extractor", "fid_samples", "fid_reference", "kid_subset", "peak_memory_measure",
          "likelihood_convention", "likelihood_reference", "classifier_accuracy", "num_test",
          "device", "machine", "threads", "copy_candidates", "copy_percentile", "bootstrap_rounds",
-         "stop_rule")
+         "stop_rule", "judge")
 
 
 def fidelity_space(row: pd.Series) -> str:
