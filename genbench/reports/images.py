@@ -121,4 +121,7 @@ def progress_strips(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
             ax.set_xticks([2 + (i + 0.5) * width for i in range(points)],
                           [f"{s:.0f}" if s >= 10 else f"{s:.2g}" for s in seconds],
                           fontsize="x-small")
+            # The last label ends at its thumbnail's centre: a wide one ('1.8') in the last
+            # column of a panel at the page's edge would otherwise pass the edge.
+            ax.get_xticklabels()[-1].set_horizontalalignment("right")
     return fig
