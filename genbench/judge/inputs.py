@@ -114,15 +114,16 @@ def inputs_for(run: RunConfig, splits: Splits | None = None) -> RunInputs:
     train, test = splits if splits is not None else load_splits(run.data)
     cache = data_cache(run.data)
     reference = test.images[:run.eval.fid_samples]
+    inception = run.eval.extractor == "inception"
     shipped = shipped_judge(run.data.name, run.data.options)
     if shipped is not None:
         space, ssl_space = shipped.spaces()
         name = shipped.name
-    else:
-        space = _feature_space(run, train, test, cache)
+    else:  # trained here, once, and cached (no classifier where Inception replaces it)
+        space = None if inception else _classifier_space(run, train, test, cache)
         ssl_space = selfsupervised_space(cache, train, ssl_settings(run, train))
-        name = f"trained here ({space.fingerprint}, {ssl_space.fingerprint})"
-    if run.eval.extractor == "inception":
+        name = f"trained here ({', '.join(s.fingerprint for s in (space, ssl_space) if s)})"
+    if inception:
         space = inception_space(run.eval.fid_weights)
         name = f"Inception-v3 (torch-fidelity) and {name}"
     return RunInputs(
@@ -160,10 +161,8 @@ def data_cache(data: DataConfig) -> Path:
     return cache_dir(datasets.resolve_root(data.root))
 
 
-def _feature_space(run: RunConfig, train: ImageData, test: ImageData,
-                   cache: Path) -> FeatureSpace:
-    if run.eval.extractor == "inception":  # Inception replaces it (no classifier trained)
-        return FeatureSpace("inception")
+def _classifier_space(run: RunConfig, train: ImageData, test: ImageData,
+                      cache: Path) -> FeatureSpace:
     settings = ClassifierSettings(epochs=run.eval.classifier_epochs)
     path, accuracy = load_or_train(cache, train, test, settings)
     return FeatureSpace("classifier", path, accuracy)

@@ -92,11 +92,7 @@ def shipped_judge(dataset: str, options: dict | None = None,
                   folder: Path = WEIGHTS) -> ShippedJudge | None:
     """The shipped judge of `dataset` in its standard form (no options), else None."""
     entry = manifest(folder)["judges"].get(dataset)
-    if entry is None or options:
-        return None
-    c, e = entry["classifier"], entry["encoder"]
-    return ShippedJudge(dataset, entry["version"], Path(folder) / c["file"], c["sha256"],
-                        c["test_accuracy"], Path(folder) / e["file"], e["sha256"])
+    return None if entry is None or options else shipped_entry_judge(entry, Path(folder))
 
 
 # -- training (`genbench judge train`) ----------------------------------------------------
@@ -143,6 +139,7 @@ def train_judge(train: ImageData, test: ImageData, folder: Path = WEIGHTS, log=p
 
 
 def shipped_entry_judge(entry: dict[str, Any], folder: Path) -> ShippedJudge:
+    """The judge a manifest entry describes, its files in `folder`."""
     c, e = entry["classifier"], entry["encoder"]
     return ShippedJudge(entry["dataset"], entry["version"], folder / c["file"], c["sha256"],
                         c["test_accuracy"], folder / e["file"], e["sha256"])
