@@ -55,7 +55,7 @@ def measure(ctx: Context) -> dict[str, Any]:
                           ctx.args.steps)
         model.eval()
         generate(model, 16, 16)  # warm-up
-        _, sample_rate = generate(model, 256 if run.name != "diffusion" else 64, 256)
+        _, sample_rate = generate(model, 64 if model.denoises else 256, 256)
         achieved = flops * rate / bs
         rows.append({"model": run.name, "batch_size": bs, "params": parameter_count(model),
             "flops_per_step": flops,

@@ -12,10 +12,10 @@ and OUT/perf.md, after each measurement.
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib.util
 import json
 import logging
-import platform
 import sys
 import warnings
 from pathlib import Path
@@ -26,15 +26,17 @@ import torch
 from genbench import datasets
 from genbench.errors import ConfigError
 from genbench.judge.inputs import data_cache
+from genbench.metrics.timing import machine
 from genbench.settings import DataConfig, load_suite
 from genbench.training import pick_device
-from perf import data_path, diffusion_peer, families, metric_cost, pythae_peer, suite
+from perf import conv_speed, data_path, diffusion_peer, families, metric_cost, pythae_peer, suite
 from perf.common import Context
 
 log = logging.getLogger("perf")
 
 # In the order they run; the suite last, as it takes longest.
-MEASUREMENTS = {"families": families, "data_path": data_path, "pythae": pythae_peer,
+MEASUREMENTS = {"families": families, "conv_speed": conv_speed, "data_path": data_path,
+                "pythae": pythae_peer,
                 "metric_cost": metric_cost, "diffusion_peer": diffusion_peer, "suite": suite}
 
 
@@ -61,6 +63,10 @@ def parser() -> argparse.ArgumentParser:
                    help="first N training images only (quick checks; changes the figures)")
     knobs = p.add_argument_group("measurement sizes (smaller ones for quick checks)")
     knobs.add_argument("--steps", type=positive(int), default=60, help="families: timed steps")
+    knobs.add_argument("--ab-steps", type=positive(int), default=200,
+                       help="conv_speed: timed steps of each variant")
+    knobs.add_argument("--ab-warmup", type=positive(int), default=10,
+                       help="conv_speed: untimed steps first (compilation)")
     knobs.add_argument("--data-path-steps", type=positive(int), default=290,
                        help="data_path: timed steps of each path")
     knobs.add_argument("--pythae-epochs", type=positive(int), default=10,
@@ -112,8 +118,8 @@ def context(args: argparse.Namespace) -> Context:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"# genbench perf ({result['device']}, {result['machine']}, "
-             f"{result['threads']} threads, torch {result['torch']})"]
+    lines = [f"# genbench perf ({result['device']}: {result['machine']}; torch "
+             f"{result['torch']}; {result.get('date', 'undated')})"]
     for name in result["measurements"]:
         if name in result:
             lines += [""] + MEASUREMENTS[name].markdown(result[name])
@@ -132,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except datasets.DatasetUnavailable as error:
         p.error(str(error))
     ctx.out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"device": str(ctx.device), "machine": platform.processor() or
-                              platform.machine(), "threads": torch.get_num_threads(),
+    result: dict[str, Any] = {"device": str(ctx.device), "machine": machine(ctx.device),
+                              "date": datetime.date.today().isoformat(),
+                              "threads": torch.get_num_threads(),
                               "torch": torch.__version__, "compile": args.compile,
                               "dataset": args.dataset, "measurements": names}
     for name in names:

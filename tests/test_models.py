@@ -20,8 +20,9 @@ SMALL = {  # small widths: the behaviour under test does not need capacity
     "vqvae": {"width": 16, "prior_layers": 1},
     "gan": {"width": 16},
     "diffusion": {"width": 16, "sampling_steps": 5},
+    "flow": {"width": 16, "sampling_steps": 5},
 }
-LR = {"gan": 2e-4, "diffusion": 2e-3}
+LR = {"gan": 2e-4, "diffusion": 2e-3, "flow": 2e-3}
 
 
 def test_registry_has_the_seven_families():
@@ -55,8 +56,9 @@ def _train(name, data, tmp_path, steps, batch_size=64, **extra):
 @pytest.mark.parametrize("name", [m for m in SMALL if m != "gan"])
 def test_training_loss_falls_and_samples_are_images(name, sprites, tmp_path):
     train, _ = sprites
-    steps = {"vqvae": 200, "diffusion": 80}.get(name, 120)
-    result = _train(name, train, tmp_path, steps, batch_size=32 if name == "diffusion" else 64)
+    steps = {"vqvae": 200, "diffusion": 80, "flow": 80}.get(name, 120)
+    denoiser = name in ("diffusion", "flow")
+    result = _train(name, train, tmp_path, steps, batch_size=32 if denoiser else 64)
     curve = pd.read_csv(tmp_path / "loss.csv")["loss"]
     assert curve.iloc[-3:].mean() < 0.8 * curve.iloc[:2].mean(), curve.tolist()
     samples = result.sampler.sample(6, result.sampler.random_labels(6))
@@ -148,7 +150,7 @@ def test_seed_mlp_vae_is_the_presentations_model():
     torch.testing.assert_close(ours, seed_loss / 16, rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("name", ["vae", "gan", "diffusion"])
+@pytest.mark.parametrize("name", ["vae", "gan", "diffusion", "flow"])
 def test_checkpoint_reloads_to_identical_outputs(name, sprites, tmp_path):
     train, _ = sprites
     trained = _train(name, train, tmp_path, 20).sampler

@@ -9,8 +9,10 @@ import math
 import pytest
 import torch
 
+from genbench import models
+from genbench.datasets import to_float
 from genbench.metrics import ClassifierSettings
-from perf import diffusion_peer, run
+from perf import conv_speed, diffusion_peer, run
 from perf.common import Context
 from perf.denoising_diffusion import PeerSettings
 
@@ -68,7 +70,7 @@ def test_verdict_follows_the_numbers():
 def test_selection_and_bad_input(capsys, tmp_path):
     p = run.parser()
     assert run.selected(p.parse_args(["--skip", "suite", "pythae", "diffusion_peer"]), p) == [
-        "families", "data_path", "metric_cost"]
+        "families", "conv_speed", "data_path", "metric_cost"]
     assert run.selected(p.parse_args(["--only", "metric_cost", "families"]), p) == [
         "families", "metric_cost"]
     out = tmp_path / "perf"
@@ -93,3 +95,23 @@ def test_missing_peer_package_is_named_with_the_fix(capsys, tmp_path, monkeypatc
     assert exit_.value.code == 2
     assert "pythae needs genbench_no_such_package" in err and "--skip pythae" in err
     assert not out.exists()
+
+
+def test_conv_variants_train_the_same_mathematics(sprites):
+    """Channels-last changes the memory layout, not the step: the same losses as eager's
+    within float reassociation, from the same seed and batches."""
+    train, _ = sprites
+
+    def make() -> models.GenerativeModel:
+        torch.manual_seed(0)
+        return models.create("vae-conv", train.image_shape, train.num_classes, width=4)
+
+    assert conv_speed.is_conv(make()) and not conv_speed.is_conv(
+        models.create("vae", train.image_shape, train.num_classes))
+    batches = [(to_float(train.images[i:i + 8]), train.labels[i:i + 8]) for i in range(0, 40, 8)]
+    cpu = torch.device("cpu")
+    rate, eager = conv_speed.train_steps(make, "eager", batches, 1e-3, 2, cpu)
+    _, last = conv_speed.train_steps(make, "channels-last", batches, 1e-3, 2, cpu)
+    assert rate > 0 and len(eager) == len(last) == 5
+    assert eager[-1] < eager[0]  # it trains
+    assert last == pytest.approx(eager, rel=1e-4)

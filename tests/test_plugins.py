@@ -136,7 +136,7 @@ def test_plugin_models_run_in_a_suite_beside_a_built_in_and_appear_in_the_report
                                    ["vae", "linear-ae", "mine"]))
     assert suite.plugins == [str(tmp_path / "suite" / "models" / "linear_model.py")]
     # Plug-ins after the built-ins, installed ones first: listings, legends, rows.
-    assert models.available()[-3:] == ["diffusion", "mine", "linear-ae"]
+    assert models.available()[-3:] == ["flow", "mine", "linear-ae"]
 
     suite.eval = {**suite.eval, "visuals": False, "curve": False}  # not what is tested here
     result = run_benchmark(suite, tmp_path / "out", progress=False)

@@ -29,8 +29,10 @@ def build_model(run: RunConfig, train: ImageData) -> models.GenerativeModel:
 
 def training_data(run: RunConfig, model: models.GenerativeModel, train: ImageData) -> ImageData:
     """The images a model trains on: binarised for a likelihood of binary pixels when the run
-    asks (data.binarize), as they come otherwise."""
-    if model.likelihood and model.likelihood_kind() == "binary":
+    asks (data.binarize), as they come otherwise. The family's decoder decides, not whether
+    this instance reports a likelihood (a VAE sampled through a fitted latent sampler trains
+    exactly as the VAE does)."""
+    if type(model).likelihood and model.likelihood_kind() == "binary":
         return datasets.binarized(train, run.data.binarize)
     return train
 

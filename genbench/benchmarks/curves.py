@@ -10,8 +10,8 @@ cached features of the held-out images. The Trainer stops its budget clock
 meanwhile and checkpoints right after, so points survive kills: a resumed run
 keeps the points up to its checkpoint and recomputes none of them.
 
-    quality.csv   step, epoch, images, seconds, flops, eval_seconds, n, kid, kid_std,
-                  kid_subset, fid, extractor, loss, point (one row per point; `point`
+    quality.csv   step, epoch, images, seconds, flops, eval_seconds, n, kid, kid_lo,
+                  kid_hi, fid, fid_lo, fid_hi, extractor, loss, point (one row per point; `point`
                   counts the log-spaced points it stands for)
     curve-samples.pt  the first few samples at every point, for "how samples improve"
 """
@@ -36,7 +36,7 @@ from genbench.training import LogSpaced, Progress
 from genbench.training.stopping import StopRule
 
 FIELDS = ("step", "epoch", "images", "seconds", "flops", "eval_seconds", "n", "kid",
-          "kid_std", "kid_subset", "fid", "fid_lo", "fid_hi", "extractor", "loss", "point")
+          "kid_lo", "kid_hi", "fid", "fid_lo", "fid_hi", "extractor", "loss", "point")
 X_OF_UNIT = {"seconds": "seconds", "steps": "step", "flops": "flops"}  # a stop rule's x axis
 AXES = tuple(X_OF_UNIT.values())  # what a curve's points are spaced in
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from genbench import models, plugins
 from genbench.benchmarks import store
 from genbench.benchmarks.build import load_trained
+from genbench.benchmarks.nfe import write_sweep
 from genbench.benchmarks.visuals import judge_visuals, run_visuals
 from genbench.io import atomic_torch_save, atomic_write_json, read_json
 from genbench.judge import Judge, inputs_for, judge_of
@@ -25,6 +27,7 @@ from genbench.metrics import (
     parameter_count,
     reconstruction_metrics,
 )
+from genbench.metrics.timing import sampling_flops
 from genbench.settings import RunConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,12 @@ def evaluate(run: RunConfig, directory: Path, judge: Judge,
     if training is None:
         path = directory / store.TRAIN
         training = read_json(path) if path.exists() else {}
+    start = time.perf_counter()
     metrics, visuals = measure(model, run, judge)
+    metrics["final_eval_seconds"] = time.perf_counter() - start
+    if run.eval.nfe:  # its own time: a study of sampling cost, not the run's evaluation
+        metrics.update(write_sweep(directory, model, judge, run.eval.nfe, run.eval.nfe_samples,
+                                   run.seed, who=f"model {run.name!r}"))
     metrics.update({k: training.get(k) for k in FROM_TRAINING})
     atomic_torch_save(directory / store.VISUALS, visuals)
     atomic_write_json(directory / store.METRICS, metrics)
@@ -77,6 +85,8 @@ def measure(model: models.GenerativeModel, run: RunConfig,
     }
     samples, metrics["sample_images_per_second"] = judge.draw(model, e.fid_samples, run.seed,
                                                               who=f"model {run.name!r}")
+    metrics["sample_flops"] = sampling_flops(model)
+    metrics.update(model.sampler_cost())  # a latent sampler's fitting, where the model has one
     labels = (torch.arange(len(samples)) % model.num_classes) if model.conditional else None
     judgement = judge.judge(samples, labels)
     metrics.update(judgement.metrics)

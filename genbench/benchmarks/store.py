@@ -42,6 +42,7 @@ from genbench.training import LOSS_CURVE as TRAINER_LOSS_CURVE
 CONFIG, METRICS, FAILED, TRAIN, VISUALS = ("config.json", "metrics.json", "failed.json",
                                            "train.json", "visuals.pt")
 QUALITY, CURVE_SAMPLES = "quality.csv", "curve-samples.pt"
+NFE = "nfe.csv"  # a denoising model's FID against network evaluations (benchmarks/nfe.py)
 # Their names in run directories written before: the report still reads them.
 OLD_LOSS_CURVE, OLD_CURVE_SAMPLES = "curves.csv", "progress.pt"
 SAMPLES, RECONSTRUCTIONS = "samples.png", "reconstructions.png"

@@ -77,7 +77,11 @@ def latent_map(model: GenerativeModel, test: ImageData, seed: int,
     if dim == 2:
         points, method = codes, "latent"
     else:
-        tsne = TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(codes) - 1))
+        # 500 iterations, not sklearn's 1000: on the quick suite's MNIST vae-conv codes
+        # (2026-12-07) KL 1.138 against 1.129, a 5-NN classifier on the map 89.6% against
+        # 89.5%, for 0.97 s against 1.77 s of every final evaluation
+        tsne = TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(codes) - 1),
+                    max_iter=500)
         points, method = torch.from_numpy(tsne.fit_transform(codes.numpy())).float(), "t-SNE"
     labels, names, title = categories(test, n)
     return {"latent_dim": dim, "latent_points": points, "latent_method": method,

@@ -2,8 +2,10 @@
 noised, of half the classes, and training images (a model that copies), measured by the one
 Judge exactly as a model's samples are (metrics/calibration.py draws the sets): the same n,
 reference, feature spaces and copy test. The held-out row is the floor: what a perfect model
-scores at this n. calibration.json keeps the rows; the report shows one table per dataset
-and feature space.
+scores at this n. The classifier space's rows also hold its label statistics (confident share,
+classes covered, label KL), which the report's judge gate checks on the half-classes and
+blurred rows. calibration.json keeps the rows; the report shows one table per dataset and
+feature space.
 
 Cost (counted, not timed) on the quick suite (n = 2,000, two 128-d spaces): 8 sets of 2,000
 images through both networks (0.7 TFLOP), torch-fidelity's KID of each in the run's space (100
@@ -24,7 +26,8 @@ from genbench.metrics import calibration_sets
 from genbench.metrics.calibration import HELDOUT
 
 log = logging.getLogger(__name__)
-VERSION = 4  # part of the cache key: rows of an earlier definition are measured again
+VERSION = 6  # part of the cache key: rows of an earlier definition are measured again
+# (5: the classifier space's rows hold its label statistics, metrics/labels.py)
 SEED = 0
 
 

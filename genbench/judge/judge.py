@@ -11,7 +11,9 @@ same feature spaces, against the same reference.
     judge.judge(images, labels)  every sample-quality number: FID, KID, precision, recall,
                                  density, coverage with bootstrap intervals, the copy and
                                  collapse checks, the second space, FWD (the third, wavelet
-                                 packets: no network), conditional accuracy
+                                 packets: no network), conditional accuracy, and the
+                                 classifier's label statistics (confident share, classes
+                                 covered, label KL: metrics/labels.py)
     judge.real_rows(images)      a calibration row per feature space (what judge() gives)
 
 Costs per run of 2,000 samples against 2,000 reference images in 128-d features (counted
@@ -40,25 +42,25 @@ from genbench.metrics import (
     PacketStats,
     bootstrap_intervals,
     collapse_check,
-    conditional_accuracy,
     copy_detection,
     density_coverage,
     extract_features,
     fwd,
+    label_statistics,
     load_classifier,
     metrics_from_features,
     packet_statistics,
 )
-from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES, precision_recall
+from genbench.metrics.fidelity import MIN_MEANINGFUL_SAMPLES, fid_of_features, precision_recall
 from genbench.metrics.timing import generate
-from genbench.metrics.uncertainty import BOOTSTRAP_METRICS
+from genbench.metrics.uncertainty import BOOTSTRAP_METRICS, Reference, reference_side
 from genbench.models import GenerativeModel
 
 log = logging.getLogger(__name__)
 MIN_SAMPLES = 6  # the bootstrap's and density's least: k = 5 neighbours need 6 points
 SECOND_SPACE = "selfsupervised"  # metrics.json: fid_selfsupervised, kid_selfsupervised_lo ...
 SECOND_SPACE_METRICS = ("fid", "kid")
-CURVE_METRICS = ("kid", "kid_std", "kid_subset", "fid", "fid_lo", "fid_hi")
+CURVE_METRICS = ("kid", "kid_lo", "kid_hi", "fid", "fid_lo", "fid_hi")
 WAVELET_SPACE = "wavelet"  # the third space: metrics.json's fwd; its calibration rows' fid
 
 
@@ -85,6 +87,10 @@ class Judge:
     # worth a file in the cache, unlike the network features that real_features caches)
     _wavelet_reference: PacketStats | None = field(default=None, init=False, repr=False,
                                                    compare=False)
+    # per feature space, the reference's half of the bootstrap (its resampled moments and
+    # KID terms): the same for every set of samples, so computed once per judge
+    _references: dict[str, Reference] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
 
     @property
     def space(self) -> FeatureSpace:
@@ -124,15 +130,29 @@ class Judge:
 
     # -- the measurements ------------------------------------------------------------------
     def curve_point(self, images: torch.Tensor, cuda: bool = False) -> dict[str, Any]:
-        """KID and FID with its bootstrap interval: a quality-curve point, whose interval
-        lets the rankings at a budget tie models within each other's noise."""
+        """FID (torch-fidelity's) and KID with their bootstrap intervals: a quality-curve
+        point, whose interval lets the rankings at a budget tie models within each other's
+        noise. KID is the bootstrap's whole-set unbiased estimate (the expectation of
+        torch-fidelity's mean over 100 subsets, which cost more than the rest of the point)."""
         fake = extract_features(images, self.space, self.batch_size, cuda=cuda)
-        scores = self._scores(fake, ("fid",), prc=False)
+        real = self.inputs.reference_features(self.batch_size)
+        scores = bootstrap_intervals(fake, self.reference(), ("fid", "kid"),
+                                     rounds=self.bootstrap_rounds)
+        scores["fid"] = fid_of_features(fake, real)
         return {k: scores[k] for k in CURVE_METRICS}
 
+    def reference(self, space: FeatureSpace | None = None) -> Reference:
+        """The reference's half of the bootstrap in `space` (default: the run's), once."""
+        space = space or self.space
+        if space.extractor not in self._references:
+            real = self.inputs.reference_features(self.batch_size, space)
+            self._references[space.extractor] = reference_side(real, self.bootstrap_rounds)
+        return self._references[space.extractor]
+
     def judge(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> Judgement:
-        """Every sample-quality number of uint8 `images` against the run's reference, and
-        conditional accuracy where `labels` are the classes the samples were made for."""
+        """Every sample-quality number of uint8 `images` against the run's reference,
+        conditional accuracy where `labels` are the classes the samples were made for, and
+        in the classifier's space, where the data has labels, its label statistics."""
         inputs = self.inputs
         if min(len(images), len(inputs.reference)) < MIN_SAMPLES:
             raise SamplesRejected(f"sample quality needs at least {MIN_SAMPLES} samples and "
@@ -156,10 +176,29 @@ class Judge:
         if inputs.ssl_space is not None:
             metrics.update(self.second_space(images))
         metrics.update(self.wavelet_space(images))
-        if labels is not None and self.space.extractor == "classifier":
-            metrics["conditional_accuracy"] = conditional_accuracy(
-                load_classifier(self.space.weights), images, labels)
+        if self.space.extractor == "classifier":
+            metrics.update(self.classifier_verdict(fake, labels))
         return Judgement(metrics, copies)
+
+    def classifier_verdict(self, features: torch.Tensor,
+                           labels: torch.Tensor | None = None) -> dict[str, Any]:
+        """What the dataset classifier says the images are, from their features in its space
+        (its head on them: no second pass of the network): conditional accuracy where
+        `labels` are the classes asked for, and where the data has labels, confident_share,
+        classes_covered (of num_classes) and label_kl against the training split's label
+        histogram (metrics/labels.py)."""
+        data_labels = self.inputs.train.labels
+        if labels is None and data_labels is None:
+            return {}
+        head = load_classifier(self.space.weights).head.eval()
+        with torch.no_grad():
+            logits = head(features.to(next(head.parameters()).dtype).cpu())
+        out: dict[str, Any] = {}
+        if labels is not None:  # conditional_accuracy's definition, on the same logits
+            out["conditional_accuracy"] = float((logits.argmax(1) == labels.cpu()).float().mean())
+        if data_labels is not None:
+            out.update(label_statistics(logits.softmax(1), data_labels))
+        return out
 
     def second_space(self, images: torch.Tensor) -> dict[str, float]:
         """FD and KID with their intervals, precision, recall, density and coverage in the
@@ -169,7 +208,7 @@ class Judge:
         space = self.inputs.ssl_space
         fake = extract_features(images, space, self.batch_size)
         real = self.inputs.reference_features(self.batch_size, space)
-        scores = bootstrap_intervals(fake, real, SECOND_SPACE_METRICS,
+        scores = bootstrap_intervals(fake, self.reference(space), SECOND_SPACE_METRICS,
                                      rounds=self.bootstrap_rounds)
         out = {f"{name}_{SECOND_SPACE}{end}": scores[f"{name}{end}"]
                for name in SECOND_SPACE_METRICS for end in ("", "_lo", "_hi")}
@@ -206,7 +245,8 @@ class Judge:
         and every asked metric's bootstrap interval (`<name>_lo`, `<name>_hi`)."""
         real = self.inputs.reference_features(self.batch_size)
         out: dict[str, Any] = metrics_from_features(fake, real, prc=prc)
-        intervals = bootstrap_intervals(fake, real, names, rounds=self.bootstrap_rounds)
+        intervals = bootstrap_intervals(fake, self.reference(), names,
+                                        rounds=self.bootstrap_rounds)
         for name in names:  # the k-NN metrics' estimates are the same; KID is the subsets'
             out.setdefault(name, intervals[name])
             out[f"{name}_lo"], out[f"{name}_hi"] = intervals[f"{name}_lo"], intervals[f"{name}_hi"]

@@ -4,7 +4,8 @@ reconstruction: MSE, BCE, PSNR, SSIM. features + fidelity: FID, KID,
 precision/recall (torch-fidelity) in a named feature space. wavelet: FWD,
 the Fréchet distance of wavelet packets (no network). likelihood:
 importance-weighted bound, on binarised or dequantised pixels. classifier: the
-dataset classifier and conditional accuracy. timing: parameters, sampling rate,
+dataset classifier and conditional accuracy. labels: the classifier's label statistics
+(confident share, classes covered, label KL). timing: parameters, sampling rate,
 peak memory.
 """
 
@@ -26,6 +27,7 @@ from genbench.metrics.features import (
     real_features,
 )
 from genbench.metrics.fidelity import fidelity_metrics, kid_subset_size, metrics_from_features
+from genbench.metrics.labels import label_metrics, label_statistics
 from genbench.metrics.likelihood import (
     bits_per_dim,
     dequantize,
@@ -66,5 +68,6 @@ __all__ += ["CopyReport", "SelfSupervisedSettings", "SelfSupervisedSpace",
             "bootstrap_intervals", "calibration_sets", "collapse_check",
             "copy_detection", "density_coverage", "load_or_train_encoder", "mean_std",
             "nearest_neighbours", "rank_agreement", "selfsupervised_space"]
+__all__ += ["label_metrics", "label_statistics"]
 __all__ += ["PacketStats", "WaveletUnavailable", "frechet_wavelet_distance", "fwd",
             "packet_level", "packet_statistics"]

@@ -57,6 +57,13 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor,
             "f_score": 2 * precision * recall / max(1e-5, precision + recall)}
 
 
+def fid_of_features(fake: torch.Tensor, real: torch.Tensor) -> float:
+    """torch-fidelity's FID of two feature sets (float64 statistics)."""
+    return float(fid_statistics_to_metric(fid_features_to_statistics(fake.double()),
+                                          fid_features_to_statistics(real.double()),
+                                          verbose=False)["frechet_inception_distance"])
+
+
 def metrics_from_features(fake: torch.Tensor, real: torch.Tensor, kid_subset: int | None = None,
                           prc: bool = True) -> dict[str, float]:
     """FID, KID (mean and std over subsets) and, with `prc`, precision/recall/F."""
@@ -64,11 +71,9 @@ def metrics_from_features(fake: torch.Tensor, real: torch.Tensor, kid_subset: in
     if n < 4:
         raise ConfigError("fidelity metrics need at least 4 generated and 4 real images")
     subset = kid_subset or kid_subset_size(n)
-    fid = fid_statistics_to_metric(fid_features_to_statistics(fake.double()),
-                                   fid_features_to_statistics(real.double()), verbose=False)
     kid = kid_features_to_metric(fake, real, kid_subsets=KID_SUBSETS, kid_subset_size=subset,
                                  verbose=False)
-    out = {"fid": float(fid["frechet_inception_distance"]),
+    out = {"fid": fid_of_features(fake, real),
            "kid": float(kid["kernel_inception_distance_mean"]),
            "kid_std": float(kid["kernel_inception_distance_std"]), "kid_subset": subset}
     if prc:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from genbench.datasets import ImageData, to_float, to_uint8
 from genbench.models import GenerativeModel
@@ -28,11 +29,14 @@ def sync(device: torch.device) -> None:
 @torch.no_grad()
 def generate(model: GenerativeModel, n: int, batch_size: int = 500,
              labels: torch.Tensor | None = None, seed: int = 0,
-             check: Callable[[torch.Tensor], torch.Tensor] | None = None
+             check: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             sample: Callable[[int, torch.Tensor | None], torch.Tensor] | None = None
              ) -> tuple[torch.Tensor, float]:
     """n samples as uint8 on the CPU, and the sampling rate in images per second. `check`
     turns each batch into uint8 (the judge's, which refuses what is not an image); it is not
-    timed. A conditional model draws the classes in turn unless `labels` are given."""
+    timed. A conditional model draws the classes in turn unless `labels` are given. `sample`:
+    how to draw m images (default `model.sample`; the NFE sweep's solver at a fixed NFE)."""
+    sample = sample or model.sample
     torch.manual_seed(seed)
     if model.conditional and labels is None:
         labels = torch.arange(n) % model.num_classes
@@ -42,11 +46,28 @@ def generate(model: GenerativeModel, n: int, batch_size: int = 500,
         y = None if labels is None else labels[i:i + m].to(model.device)
         sync(model.device)
         t0 = time.perf_counter()
-        x = model.sample(m, y)
+        x = sample(m, y)
         sync(model.device)
         seconds += time.perf_counter() - t0
         out.append(check(x.detach()) if check else to_uint8(x.float()).cpu())
     return torch.cat(out), n / max(seconds, 1e-9)
+
+
+@torch.no_grad()
+def sampling_flops(model: GenerativeModel, n: int = 4,
+                   sample: Callable[[int, torch.Tensor | None], torch.Tensor] | None = None
+                   ) -> float:
+    """Network FLOPs per sampled image, counted like training FLOPs (torch.utils.flop_counter:
+    matmuls and convolutions; training/flops.py says what it leaves out) on a batch of `n`,
+    with the random stream left as it was."""
+    sample = sample or model.sample
+    devices = [model.device] if model.device.type == "cuda" else []
+    counter = FlopCounterMode(display=False)
+    with torch.random.fork_rng(devices=devices):
+        labels = model.random_labels(n)
+        with counter:
+            sample(n, labels)
+    return counter.get_total_flops() / n
 
 
 CUDA_PEAK = "CUDA, peak allocated over the run"

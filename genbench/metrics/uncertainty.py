@@ -115,55 +115,76 @@ def _within(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (_quadratic_forms(x, x, w, w) - self_pairs) / (n * n - (w * w).sum(1))
 
 
-def kid_rounds(fake: torch.Tensor, real: torch.Tensor, wf: torch.Tensor,
-               wr: torch.Tensor) -> torch.Tensor:
-    """Unbiased MMD^2 (KID) of each resample: [R]; all-ones weights give the whole-set KID."""
-    fake, real = fake.double(), real.double()
-    cross = _quadratic_forms(fake, real, wf, wr) / (wf[0].sum() * wr[0].sum())
-    return _within(fake, wf) + _within(real, wr) - 2 * cross
+@dataclass(frozen=True)
+class Reference:
+    """The real features' half of the bootstrap, the same for every set of samples measured
+    against them (every curve point, every calibration set): their resampling counts, and per
+    round their moments and KID's within-set term. Row 0 of each is the whole set."""
+
+    features: torch.Tensor  # [N, D], float64
+    counts: torch.Tensor  # [1 + R, N]
+    mean: torch.Tensor  # [1 + R, D]
+    cov: torch.Tensor  # [1 + R, D, D]
+    within: torch.Tensor  # [1 + R]
+
+    @property
+    def rounds(self) -> int:
+        return len(self.counts) - 1
 
 
-def _rounds(fake: torch.Tensor, real: torch.Tensor, metrics: Sequence[str], wf: torch.Tensor,
-            wr: torch.Tensor, hits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def reference_side(real: torch.Tensor, rounds: int = 200, seed: int = 0) -> Reference:
+    """The reference's resampling (its own random stream: seed + 1) and its statistics."""
+    real = real.double()
+    counts = torch.cat([torch.ones(1, len(real), dtype=torch.float64), resampling_counts(
+        len(real), rounds, torch.Generator().manual_seed(seed + 1))])
+    mean, cov = weighted_moments(real, counts)
+    return Reference(real, counts, mean, cov, _within(real, counts))
+
+
+def _rounds(fake: torch.Tensor, ref: Reference, metrics: Sequence[str], wf: torch.Tensor,
+            hits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Each metric for each row of resampling counts (`hits`: the k-NN metrics' terms)."""
     out: dict[str, torch.Tensor] = {}
+    wr = ref.counts
     if "fid" in metrics:
-        out["fid"] = frechet_distance(*weighted_moments(fake, wf), *weighted_moments(real, wr))
+        out["fid"] = frechet_distance(*weighted_moments(fake, wf), ref.mean, ref.cov)
     if "kid" in metrics:
-        out["kid"] = kid_rounds(fake, real, wf, wr)
+        fake = fake.double()
+        cross = _quadratic_forms(fake, ref.features, wf, wr) / (wf[0].sum() * wr[0].sum())
+        out["kid"] = _within(fake, wf) + ref.within - 2 * cross
     for name in set(metrics) & set(hits):
         w = wf if name in ("precision", "density") else wr
         out[name] = w @ hits[name] / w[0].sum()
     return out
 
 
-def bootstrap_intervals(fake: torch.Tensor, real: torch.Tensor,
+def bootstrap_intervals(fake: torch.Tensor, real: torch.Tensor | Reference,
                         metrics: Sequence[str] = BOOTSTRAP_METRICS, rounds: int = 200,
                         level: float = 0.95, seed: int = 0) -> dict[str, float]:
     """Bootstrap intervals of metrics of sample features `fake` [M, D] against real features
-    [N, D]: {"fid": estimate, "fid_lo", "fid_hi", ...} plus "bootstrap_rounds" and
-    "bootstrap_level". KID here is the whole-set unbiased MMD^2 (torch-fidelity's KID is
-    its mean over subsets: the same expectation)."""
+    [N, D] (or their `reference_side`, computed once for many calls): {"fid": estimate,
+    "fid_lo", "fid_hi", ...} plus "bootstrap_rounds" and "bootstrap_level". KID here is the
+    whole-set unbiased MMD^2 (torch-fidelity's KID is its mean over subsets: the same
+    expectation)."""
     unknown = set(metrics) - set(BOOTSTRAP_METRICS)
     if unknown:
         raise ValueError(f"no bootstrap for {sorted(unknown)}; choose from {BOOTSTRAP_METRICS}")
     if not 0 < level < 1 or rounds < 2:
         raise ValueError(f"need 0 < level < 1 and at least 2 rounds, got {level}, {rounds}")
-    if min(len(fake), len(real)) < 6:
+    ref = real if isinstance(real, Reference) else reference_side(real, rounds, seed)
+    if min(len(fake), len(ref.features)) < 6:
         raise ValueError("bootstrap intervals need at least 6 sample and 6 real features")
-    generator = torch.Generator().manual_seed(seed)
-    wf = resampling_counts(len(fake), rounds, generator)
-    wr = resampling_counts(len(real), rounds, generator)
-    ones = (torch.ones(1, len(fake), dtype=torch.float64),
-            torch.ones(1, len(real), dtype=torch.float64))
+    if ref.rounds != rounds:
+        raise ValueError(f"the reference was resampled {ref.rounds} times, not {rounds}")
+    wf = torch.cat([torch.ones(1, len(fake), dtype=torch.float64), resampling_counts(
+        len(fake), rounds, torch.Generator().manual_seed(seed))])
     manifold = set(metrics) & {"precision", "recall", "density", "coverage"}
-    hits = manifold_hits(fake, real) if manifold else {}
-    estimates = _rounds(fake, real, metrics, *ones, hits)
-    resampled = _rounds(fake, real, metrics, wf, wr, hits)
+    hits = manifold_hits(fake, ref.features.to(fake.dtype)) if manifold else {}
+    every = _rounds(fake, ref, metrics, wf, hits)
     tail = (1 - level) / 2
     out: dict[str, float] = {"bootstrap_rounds": rounds, "bootstrap_level": level}
     for name in metrics:
-        estimate, values = float(estimates[name][0]), resampled[name]
+        estimate, values = float(every[name][0]), every[name][1:]
         bias = float(values.mean()) - estimate
         lo, hi = (float(q) - bias for q in torch.quantile(values, torch.tensor(
             [tail, 1 - tail], dtype=values.dtype)))

@@ -3,7 +3,16 @@
 Built-in models are imported here; plug-ins (entry points, `plugins = [...]`, `--plugin`)
 register later, through genbench.plugins, and come after them in every listing."""
 
-from genbench.models import ae, diffusion, gan, vae, vqvae  # noqa: F401  (registration)
+from genbench.models import (  # noqa: F401  (registration)
+    ae,
+    diffusion,
+    flow,
+    gan,
+    gmm,
+    two_stage,
+    vae,
+    vqvae,
+)
 from genbench.models.base import (
     GenerativeModel,
     available,
@@ -16,7 +25,8 @@ from genbench.models.base import (
 )
 
 # The order of report rows, legends and colours: simplest families first.
-set_order(["ae", "vae", "vae-conv", "beta-vae", "cvae", "vqvae", "gan", "diffusion"])
+set_order(["ae", "vae", "vae-conv", "beta-vae", "cvae", "vqvae", "gan", "diffusion",
+           "flow"])
 
 __all__ = ["GenerativeModel", "available", "create", "decodes", "make_config", "model_class",
            "register_model"]

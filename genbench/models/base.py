@@ -17,6 +17,17 @@ from genbench.validation import check_fields
 Update = Callable[[torch.Tensor, torch.optim.Optimizer], None]
 
 
+class _class_or_instance_method:
+    """A method bound to the instance when called on one, else to the class."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Callable[..., Any]:
+        return self.function.__get__(owner if instance is None else instance)
+
+
 class GenerativeModel(nn.Module):
     """A generative model as the Trainer and the metrics see it.
 
@@ -31,6 +42,7 @@ class GenerativeModel(nn.Module):
     likelihood: ClassVar[bool] = False
     latent: ClassVar[bool] = False
     denoises: ClassVar[bool] = False
+    solvers: ClassVar[tuple[str, ...]] = ()  # a denoiser's samplers: steps_for, sample_with
     ema_decay: float = 0.0  # > 0: the Trainer keeps an EMA copy used for sampling
     compile_targets: ClassVar[tuple[str, ...]] = ("training_step",)
 
@@ -44,10 +56,13 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"model {self.name!r} is conditional and needs labelled data; "
                               "this dataset has no class labels")
 
-    @classmethod
-    def capabilities(cls) -> dict[str, bool]:
-        return {k: getattr(cls, k) for k in ("reconstructs", "conditional", "likelihood",
-                                              "latent", "denoises")}
+    @_class_or_instance_method
+    def capabilities(self_or_cls) -> dict[str, bool]:
+        """The declared capabilities: the class's, or on an instance its own (an instance
+        may drop one, e.g. a VAE that samples from a fitted density has no likelihood)."""
+        return {k: bool(getattr(self_or_cls, k)) for k in ("reconstructs", "conditional",
+                                                            "likelihood", "latent",
+                                                            "denoises")}
 
     @property
     def device(self) -> torch.device:
@@ -83,6 +98,11 @@ class GenerativeModel(nn.Module):
     def prepare_sampling(self, batches: Any) -> None:
         """Called before sampling, on the sampling weights: after training, and at every curve
         point during it (the AE fits its sampling density to its codes here)."""
+
+    def sampler_cost(self) -> dict[str, float]:
+        """Cost of the last fit prepare_sampling made (models/latent.py): e.g.
+        sampler_fit_seconds, sampler_fit_flops (where counted); {} when nothing is fitted."""
+        return {}
 
     # -- inference ------------------------------------------------------------------------
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -13,12 +13,14 @@ Sampling (DDIM, eq. 12): on a sub-sequence of S timesteps,
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - s^2) eps_hat + s z
     with s = eta * sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev).
 eta = 1 with S = T is DDPM's ancestral sampler; eta = 0 is deterministic DDIM.
+Sampling cost: one network evaluation (NFE) per step, so NFE = S <= T.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -82,6 +84,7 @@ def alpha_bars(schedule: str, timesteps: int) -> torch.Tensor:
 @register_model("diffusion", DiffusionConfig)
 class Diffusion(GenerativeModel):
     denoises = True
+    solvers: ClassVar[tuple[str, ...]] = ("ddim",)
 
     def __init__(self, config: DiffusionConfig, image_shape, num_classes=None) -> None:
         super().__init__(config, image_shape, num_classes)
@@ -111,11 +114,16 @@ class Diffusion(GenerativeModel):
         return {"eps": clipped / snr, "v": clipped / (snr + 1), "x0": clipped}[
             self.config.prediction]
 
+    def output(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        """f(x_t, t), the network's prediction of the configured target: the one place
+        sampling evaluates the network (a test puts the exact solution here)."""
+        return self.unet(x_t, torch.full((len(x_t),), t, device=x_t.device)).float()
+
     def predict(self, x_t: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(x0_hat, eps_hat) at timestep t; with `clip`, x0_hat is clipped to the data range
         and eps_hat re-derived from it, so that the DDIM step stays consistent."""
         abar = self.alpha_bar[t]
-        out = self.unet(x_t, torch.full((len(x_t),), t, device=x_t.device)).float()
+        out = self.output(x_t, t)
         if self.config.prediction == "eps":
             x0 = (x_t - (1 - abar).sqrt() * out) / abar.sqrt()
         elif self.config.prediction == "v":
@@ -154,3 +162,18 @@ class Diffusion(GenerativeModel):
     @torch.no_grad()
     def sample(self, n, labels=None):
         return self.denoise(n)[0]
+
+    def steps_for(self, nfe: int, solver: str) -> int | None:
+        """DDIM steps that spend exactly `nfe` network evaluations: one each, at most T."""
+        if solver not in self.solvers:
+            raise ValueError(f"diffusion samples with {', '.join(self.solvers)}, not {solver!r}")
+        return nfe if 1 <= nfe <= self.config.timesteps else None
+
+    @torch.no_grad()
+    def sample_with(self, n: int, nfe: int, solver: str) -> torch.Tensor:
+        """n images from deterministic DDIM (eta = 0) at exactly `nfe` network evaluations."""
+        steps = self.steps_for(nfe, solver)
+        if steps is None:
+            raise ValueError(f"DDIM cannot spend {nfe} network evaluations: it takes 1 to "
+                             f"timesteps ({self.config.timesteps}), one per step")
+        return self.denoise(n, steps=steps, eta=0.0)[0]

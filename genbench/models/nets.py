@@ -131,7 +131,8 @@ def vector_decoder(backbone: str, image_shape: tuple[int, int, int], in_dim: int
 # --- U-Net for diffusion (Ho et al., 2020, scaled down) ---------------------------------------
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, as in the Transformer."""
+    """Sinusoidal embedding of timesteps, as in the Transformer: integers in [0, T) for
+    diffusion, or continuous floats (flow matching's t * 1000), embedded as they are."""
     half = dim // 2
     freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]

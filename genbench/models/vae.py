@@ -9,6 +9,11 @@ The default `vae` is the seed presentation's network exactly: a 784-512-256 MLP
 encoder with mean and log-variance heads, a 256-512-784 decoder, summed BCE + KL.
 The decoder emits logits and the BCE is taken with logits: the same function as
 the seed's sigmoid + BCE, without its overflow at saturated pixels.
+
+`sampler` other than "prior" samples the decoder from a density fitted to the posterior
+means after training (models/latent.py: "gaussian", "gmm", Dai & Wipf's "two-stage"). Those
+samples no longer come from the model whose likelihood the IWAE bound measures, so such an
+instance reports no likelihood.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.errors import ConfigError
 from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.latent import check_sampler, make_sampler
 from genbench.models.nets import vector_decoder, vector_encoder
 
 LOG_2PI = math.log(2 * math.pi)
 IW_PIXELS = 2**20  # pixel values decoded in one pass of the likelihood bound (4 MB of images)
+SAMPLERS = ("prior", "gaussian", "gmm", "two-stage")
 
 
 @dataclass
@@ -39,6 +47,11 @@ class VAEConfig:
     capacity_max: float = 0.0  # Burgess et al. (2018): > 0 anneals a KL target C to this
     capacity_steps: int = 10_000
     gamma: float = 1000.0  # weight of |KL - C| when capacity annealing is on
+    # what sample() decodes: "prior" N(0, I), or a density fitted to the posterior means
+    # after training: "gaussian", "gmm", "two-stage" (models/latent.py)
+    sampler: str = "prior"
+    gmm_components: int = 10  # sampler "gmm": mixture components
+    second_stage_steps: int = 1500  # sampler "two-stage": Adam steps of the second VAE
 
     def __post_init__(self) -> None:
         positive("latent_dim", self.latent_dim)
@@ -48,6 +61,9 @@ class VAEConfig:
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got "
                              f"{self.likelihood!r}")
+        check_sampler(self.sampler, SAMPLERS, "the vae")
+        positive("gmm_components", self.gmm_components)
+        positive("second_stage_steps", self.second_stage_steps)
 
 
 def decoder_log_prob(logits: torch.Tensor, x: torch.Tensor, likelihood: str,
@@ -84,6 +100,11 @@ class VAE(GenerativeModel):
         self.decoder = vector_decoder(config.backbone, self.image_shape,
                                       config.latent_dim + cond, config.hidden, config.width)
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))
+        self.latent_sampler = make_sampler(config.sampler, config.latent_dim,
+                                           components=config.gmm_components,
+                                           steps=config.second_stage_steps)
+        if self.latent_sampler.fits:  # samples not from p(z): the bound is not their model's
+            self.likelihood = False
 
     def _condition(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if not self.conditional:
@@ -121,9 +142,17 @@ class VAE(GenerativeModel):
         return cfg.gamma * (kl - capacity).abs()
 
     @torch.no_grad()
+    def prepare_sampling(self, batches) -> None:
+        if self.latent_sampler.fits:
+            self.latent_sampler.fit_encoder(self.encode, batches)
+
+    def sampler_cost(self) -> dict[str, float]:
+        return {f"sampler_{k}": v for k, v in self.latent_sampler.cost().items()}
+
+    @torch.no_grad()
     def sample(self, n, labels=None):
         labels = self.random_labels(n) if labels is None and self.conditional else labels
-        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device), labels)
+        return self.decode(self.latent_sampler.sample(n, self.device), labels)
 
     @torch.no_grad()
     def decode(self, z, y=None):
@@ -164,6 +193,13 @@ class CVAE(VAE):
     """Conditional VAE (Sohn et al., 2015): the label enters both encoder and decoder."""
 
     conditional = True
+
+    def __init__(self, config: VAEConfig, image_shape, num_classes=None) -> None:
+        if config.sampler != "prior":
+            raise ConfigError(f"cvae samples each class from its prior N(0, I): sampler "
+                              f"{config.sampler!r} fits one density to every class's codes; "
+                              "use sampler 'prior'")
+        super().__init__(config, image_shape, num_classes)
 
     @torch.no_grad()
     def log_likelihood(self, x, k, y=None):

@@ -4,7 +4,9 @@ noised, of half the classes, training copies) measured exactly as the models' sa
 place a model's FID between "slight" and "visible" damage. No value is bold: these are
 reference points, not entries of a ranking. FWD (the judge's third space, wavelet packets, no
 network) is a column of the run's own space's table, as it is of its sample-quality table: its
-rows (entries of fid_extractor "wavelet", FWD stored as "fid") join the run's space's rows.
+rows (entries of fid_extractor "wavelet", FWD stored as "fid") join the run's space's rows. In
+the classifier's space, its label statistics (confident share, classes covered, label KL:
+metrics/labels.py) are columns too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from genbench.reports.metrics import metric
 from genbench.reports.notes import note
 from genbench.reports.table import Table, format_value
 
-COLUMNS = ("fid", "kid", "fwd", "precision", "recall", "density", "coverage", "copy_fraction")
+COLUMNS = ("fid", "kid", "fwd", "precision", "recall", "density", "coverage",
+           "confident_share", "classes_covered", "label_kl",  # the classifier's label stats
+           "copy_fraction")  # the registry's order, as the sample-quality table's
 WAVELET = "wavelet"  # judge.py's WAVELET_SPACE: the calibration entries of FWD
 SETS = {"held-out": "held-out (the floor)", "training images": "training images (copying)"}
 
@@ -56,6 +60,8 @@ def calibration_table(entries: list[dict], part: pd.DataFrame, extractor: str | 
             title = f"FD [{space}]"
         if key == "fwd" or (key == "fid" and extractor == WAVELET):
             title = f"FWD [{WAVELET}, n={int(n)}]"
+        if key == "classes_covered" and "num_classes" in rows:
+            title = f"{entry_.title} (of {int(rows['num_classes'].max())})"
         values[title] = rows[key].astype(float)
         cells[title] = [format_value(v, decimals=entry_.decimals) for v in values[title]]
         if entry_.flag in rows:
@@ -77,6 +83,13 @@ def caption(entry: dict, extractor: str | None, n: float, wavelet: dict | None =
         text += (" Copies: as in the sample-quality table, against the first "
                  f"{int(entry.get('copy_candidates', 0)):,} training images; only the training"
                  " images are to be flagged 'copying'.")
+    if "label_kl" in {k for row in entry["rows"] for k in row}:
+        text += (" Label statistics of the classifier's predictions: 'confident ≥0.9', the "
+                 "share of images whose top class probability is at least 0.9 (the "
+                 "classifier's label smoothing undone; blur must lower it); 'classes', the "
+                 "classes that get at least a quarter of the share the training data gives "
+                 "them; 'label KL', KL(predicted labels ‖ training labels) in nats (half the "
+                 "classes: about log 2).")
     if extractor == WAVELET:
         wavelet = entry
     if wavelet is not None and wavelet.get("rows"):

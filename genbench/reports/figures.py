@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genbench.reports import charts, images, memorization, slides
+from genbench.reports import charts, images, memorization, nfe, slides
 from genbench.reports.headline import Finding
 from genbench.reports.images import Visuals
 from genbench.reports.quality import Curves
@@ -77,6 +77,13 @@ def plans(e: Evidence) -> list[Plan]:
                     lambda: images.sample_grids(first, e.visuals)))
     if e.curves is not None:
         out += _curve_plans(e)
+    sampling_cost = next((t for t in e.tables if t.key == nfe.KEY), None)
+    if sampling_cost is not None:
+        out.append(Plan("quality-vs-nfe", "Sample quality against sampling cost",
+                        sampling_cost.caption.split(" [low, high]")[0] + " Bands: the "
+                        "evaluation's interval.",
+                        nfe.nfe_sentence(sampling_cost) or "FID against network evaluations",
+                        lambda: nfe.nfe_figure(sampling_cost, e.colours)))
     seconds = [s for v in e.visuals.values() for s in v.get("progress_seconds", [])]
     out.append(Plan("progress", "How samples improve with compute",
                     "The same noise sampled at each curve point (columns: training seconds)",

@@ -38,9 +38,19 @@ def _registry_findings(t: Table) -> list[Finding | None]:
     for question, column in chosen.items():
         entry, k = t.metrics[column], k_of(t.metrics[column].key)
         basis = f"; {t.basis}" if t.basis else ""
-        out.append(lead(t, column, question, lambda v, e=entry, c=column, k=k, b=basis:
-                        e.text(v) + _bracket(c) + (f", k={k}" if k else "") + b))
+        also = _beside(t, column, entry.beside)
+        out.append(lead(t, column, question, lambda v, e=entry, c=column, k=k, b=basis, a=also:
+                        e.text(v) + a + _bracket(c) + (f", k={k}" if k else "") + b))
     return out
+
+
+def _beside(t: Table, column: str, key: str | None) -> str:
+    """', 1.2e6 sampling FLOPs per image': the leader's value of the metric said beside."""
+    other = next((c for c, e in t.metrics.items() if e.key == key), None)
+    leader = t.leader(column) if other else None
+    if leader is None or pd.isna(t.values.at[leader[0], other]):
+        return ""
+    return f", {t.metrics[other].text(float(t.values.at[leader[0], other]))}"
 
 
 def findings(tables: list[Table], curves: Curves | None = None) -> list[Finding]:

@@ -33,6 +33,7 @@ class Metric:
     scientific: bool = False  # '1.6e13' (FLOPs), with `decimals` significant digits
     space: str | None = None  # measured in this feature space, not the run's (own table)
     flag: str | None = None  # a boolean key whose truth is written beside the value
+    beside: str | None = None  # another metric the headline says beside this one's value
 
     def number(self, value: float) -> str:
         return (scientific(value, self.decimals) if self.scientific
@@ -63,6 +64,11 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("density", "density", "samples", None, 3),  # ~1 for real images: no direction
     Metric("coverage", "coverage", "samples", "high", 3, flag="collapsed"),
     Metric("conditional_accuracy", "cond. accuracy", "samples", "high", 3),
+    # the dataset classifier's label statistics (metrics/labels.py): are these digits, of
+    # every class, in the data's proportions?
+    Metric("confident_share", "confident ≥0.9", "samples", "high", 3),
+    Metric("classes_covered", "classes", "samples", "high", 0),
+    Metric("label_kl", "label KL", "samples", "low", 3),
     Metric("copy_fraction", "copies", "samples", None, 3, flag="copying"),
     Metric("duplicate_fraction", "duplicates", "samples", None, 3, in_table=False),
     Metric("copy_meehan_z", "copy z (Meehan)", "samples", None, 1, in_table=False),
@@ -85,9 +91,17 @@ REGISTRY: tuple[Metric, ...] = (
            headline="Fastest training"),
     Metric("sample_ms_per_image", "sample ms/img", "cost", "low", 3, unit="ms per image",
            headline="Fastest sampling", derive=lambda f: 1000 / f["sample_images_per_second"],
-           needs=("sample_images_per_second",)),
+           needs=("sample_images_per_second",), beside="sample_flops"),
+    # network FLOPs of one sample, counted like training FLOPs: the machine-free cost
+    Metric("sample_flops", "sample FLOPs/img", "cost", "low", 2, unit="sampling FLOPs per image",
+           scientific=True),
     Metric("peak_memory_mb", "peak MB", "cost", "low", 1, unit="MB", headline="Least memory"),
     Metric("eval_seconds", "curve eval s", "cost", None, 1, unit="s"),
+    # the run's whole evaluation (curve points and the final one) against its training time:
+    # budget a user does not get (the NFE sweep, a study of its own, is not counted)
+    Metric("eval_share", "eval % of train", "cost", None, 0, unit="%",
+           derive=lambda f: 100 * (f["eval_seconds"] + f["final_eval_seconds"])
+           / f["train_seconds"], needs=("eval_seconds", "final_eval_seconds", "train_seconds")),
     Metric("train_flops", "train FLOPs", "cost", None, 2, unit="FLOPs", scientific=True),
     Metric("flops_per_step", "FLOPs/step", "cost", None, 3, unit="FLOPs", per_seed=False,
            in_table=False, scientific=True),

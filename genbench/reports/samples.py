@@ -59,6 +59,11 @@ def sample_table(part: pd.DataFrame, space: str, floor: dict | None, spread: str
                     "no network), lower is better.")
     if "conditional_accuracy" in part and part["conditional_accuracy"].notna().any():
         caption += " Cond. accuracy: the classifier's accuracy on label-conditioned samples."
+    if "label_kl" in part and part["label_kl"].notna().any():
+        caption += (" Are these the data's images? 'confident ≥0.9': the share of samples the "
+                    "classifier gives one class a probability of at least 0.9; 'classes': the "
+                    "classes with at least a quarter of their share of the training data; "
+                    "'label KL': KL(predicted labels ‖ training labels), nats, lower is better.")
     if floor:
         real = "training images" if floor.get("floor_set") == "training images" else \
             "held-out images outside the reference"  # results written before calibration.json

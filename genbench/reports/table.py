@@ -80,11 +80,16 @@ def _column(by_model: pd.DataFrame, key: str) -> pd.Series | None:
     return by_model[key].astype(float) if key in by_model else None
 
 
+BOOTSTRAP_NOTE = (" [low, high]: the interval of the evaluation (a bootstrap over generated "
+                  "and reference features: evaluation noise only).")
+
+
 def metric_table(key: str, title: str, frame: pd.DataFrame, question: str, caption: str,
            titles: dict[str, str] | None = None, space: str | None = None,
-           margin: float = 0.0) -> Table:
+           margin: float = 0.0, interval_note: str = BOOTSTRAP_NOTE) -> Table:
     """The question's registry metrics measured in `space` (None: the run's own space);
-    `margin`: the relative margin within which its values tie (ties.py)."""
+    `margin`: the relative margin within which its values tie (ties.py); `interval_note`:
+    what the caption says of the [low, high] intervals, where some are shown."""
     rows = list(dict.fromkeys(frame["model"]))
     by_model = frame.drop_duplicates("model").set_index("model").reindex(rows)
     index = pd.Index(rows, name="model")
@@ -111,8 +116,7 @@ def metric_table(key: str, title: str, frame: pd.DataFrame, question: str, capti
         shown_interval |= bool(lo is not None and ((seeds <= 1) & lo.notna()).any())
         better[column], entries[column] = metric.better, metric
     if shown_interval:
-        caption += (" [low, high]: the interval of the evaluation (a bootstrap over generated "
-                    "and reference features: evaluation noise only).")
+        caption += interval_note
     measured = values.notna().any(axis=1)  # models without this capability: no row
     return Table(key, title, caption, cells[measured], values[measured], better,
                  spread[measured], low[measured], high[measured], entries, margin=margin)

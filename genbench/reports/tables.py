@@ -131,7 +131,9 @@ def likelihood_table(per_model: pd.DataFrame, spread: str) -> Table:
         caption += f" Convention: {convention}."
     if reference := _note(per_model, "likelihood_reference"):
         caption += f" Published reference: {reference}."
-    return metric_table("likelihood", "Likelihood", per_model, "likelihood", caption + spread)
+    return metric_table("likelihood", "Likelihood", per_model, "likelihood", caption + spread,
+                        interval_note=" [low, high]: the 95% interval of the mean over the "
+                        "held-out images (their spread: evaluation noise only).")
 
 
 def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
@@ -139,7 +141,9 @@ def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
     caption = ("Parameters; training seconds and images per second (higher is better); "
                "sampling milliseconds per image and peak memory (lower is better). "
                f"Peak memory: {measure}. Curve eval s: seconds spent evaluating the "
-               "quality curve during training, not counted in train s.")
+               "quality curve during training, not counted in train s. Eval % of train: "
+               "the curve's and the final evaluation's seconds over train s (the budget "
+               "evaluation takes from training; the NFE sweep not counted).")
     if "train_flops" in per_model and per_model["train_flops"].notna().any():
         caption += (" Train FLOPs: counted matmul and convolution FLOPs of training, forward"
                     " and backward (elementwise work is not counted).")

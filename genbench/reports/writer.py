@@ -30,6 +30,7 @@ from genbench.reports import (
     headline,
     latex,
     metrics,
+    nfe,
     notes,
     quality,
     runs,
@@ -73,7 +74,8 @@ def write_report(out: str | Path, wandb: bool = False) -> dict[str, Path]:
         curves = runs.load_quality(out, frame)
         if not curves.empty:
             atomic_write_text(out / "quality-curves.csv", curves.to_csv(index=False))
-        sections = [_section(out, dataset, part, summary, curves)
+        sweeps = nfe.load_nfe(out, frame)
+        sections = [_section(out, dataset, part, summary, curves, sweeps)
                     for dataset, part in frame.groupby("dataset", sort=False)]
         files["slides"] = out / "slides.pdf"
         _draw(out, frame, sections, curves, files["slides"])
@@ -104,7 +106,7 @@ def title(out: Path, frame: pd.DataFrame) -> str:
 
 
 def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
-             curves: pd.DataFrame) -> Section:
+             curves: pd.DataFrame, sweeps: pd.DataFrame) -> Section:
     reference = runs.load_reference(out)
     first = part.iloc[0]
     floor = runs.reference_for(reference, dataset, first.get("fid_extractor"),
@@ -120,9 +122,12 @@ def _section(out: Path, dataset: str, part: pd.DataFrame, summary: pd.DataFrame,
     judged = next((i for i, t in enumerate(shown)
                    if not t.key.startswith(("samples", "calibration"))), len(shown))
     disagreement = agreement.disagreement_table(shown, dataset)
+    sampling_cost = nfe.nfe_table(sweeps, dataset)
     shown[judged:judged] = ([disagreement] if disagreement is not None else []) + (
-        read_off.tables if read_off is not None else [])  # after sample quality, calibration
+        read_off.tables if read_off is not None else []) + (
+        [sampling_cost] if sampling_cost is not None else [])  # after sample quality
     found, sentences = headline.headline(shown, read_off, compared)
+    sentences += [s for s in (nfe.nfe_sentence(sampling_cost),) if s]
     sentences += [s for s in (samples.flag_sentence(mine),) if s]
     for table in shown:
         slug = re.sub(r"[^a-z0-9]+", "-", table.title.lower()).strip("-")

@@ -5,6 +5,7 @@ may change between a run and its resumption."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from genbench.errors import ConfigError
@@ -25,6 +26,8 @@ def run_identity(config: dict[str, Any]) -> dict[str, Any]:
             config = RunConfig.from_dict(config).to_dict()
         except (ConfigError, KeyError, TypeError):
             pass  # a damaged or foreign configuration: compared as it is, so never equal
-    return {section: ({k: v for k, v in values.items() if (section, k) not in NOT_IDENTITY}
-                      if isinstance(values, dict) else values)
-            for section, values in config.items() if section not in NOT_IDENTITY_SECTIONS}
+    identity = {section: ({k: v for k, v in values.items() if (section, k) not in NOT_IDENTITY}
+                          if isinstance(values, dict) else values)
+                for section, values in config.items() if section not in NOT_IDENTITY_SECTIONS}
+    # As config.json holds it: a tuple setting (eval.nfe) and the list read back are the same
+    return json.loads(json.dumps(identity))

@@ -85,6 +85,10 @@ class EvalConfig:
     # reads its columns off the same grid).
     curve_start_flops: float = 1.25e11
     curve_growth: float = 2.0  # each point this many times later than the one before
+    # Sampling cost as an axis (models that sample by denoising): FID of nfe_samples samples
+    # at each number of network evaluations, per solver (benchmarks/nfe.py); () for none.
+    nfe: tuple[int, ...] = ()
+    nfe_samples: int = 1000
     # The judge's bootstrap: a 95% interval's ends from the 3rd and 97th of 100 resamples.
     bootstrap_rounds: int = 100
     # Training images the copy test finds each sample's nearest neighbour among (features
@@ -104,11 +108,15 @@ class EvalConfig:
             raise ConfigError(f"unknown feature extractor {self.extractor!r}; choose one of: "
                               f"{', '.join(EXTRACTORS)}")
         for k in ("fid_samples", "nll_k", "nll_images", "batch_size", "classifier_epochs",
-                  "curve_start_steps", "copy_train", "selfsupervised_steps"):
+                  "curve_start_steps", "copy_train", "selfsupervised_steps", "nfe_samples"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"{k} must be at least 1, got {getattr(self, k)}")
         if self.bootstrap_rounds < 2:
             raise ConfigError(f"bootstrap_rounds must be at least 2, got {self.bootstrap_rounds}")
+        self.nfe = tuple(self.nfe)  # a TOML or config.json list: compares equal to the tuple
+        if any(k < 1 for k in self.nfe):
+            raise ConfigError(f"nfe lists numbers of network evaluations, each at least 1; "
+                              f"got {list(self.nfe)}")
         if self.curve_samples < 4:
             raise ConfigError(f"curve_samples must be at least 4, got {self.curve_samples}")
         if not self.curve_start > 0 or not self.curve_start_flops > 0 \
