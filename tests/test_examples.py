@@ -12,7 +12,7 @@ import pytest
 
 from genbench import plugins
 from genbench.cli import main
-from genbench.models import base as model_base
+from genbench.models import registry as model_base
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "examples" / "my_model.py"

@@ -16,7 +16,7 @@ from conftest import TINY_SETTINGS
 from genbench import datasets, models, plugins
 from genbench.benchmarks import run_benchmark
 from genbench.datasets import base as dataset_base
-from genbench.models import base as model_base
+from genbench.models import registry as model_base
 from genbench.reports import write_report
 from genbench.settings import load_suite
 

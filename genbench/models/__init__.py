@@ -13,11 +13,10 @@ from genbench.models import (  # noqa: F401  (registration)
     vae,
     vqvae,
 )
-from genbench.models.base import (
-    GenerativeModel,
+from genbench.models.base import GenerativeModel, decodes
+from genbench.models.registry import (
     available,
     create,
-    decodes,
     make_config,
     model_class,
     register_model,

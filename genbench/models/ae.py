@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, positive
 from genbench.models.latent import check_sampler, keep_state_names, make_sampler
 from genbench.models.nets import vector_decoder, vector_encoder
+from genbench.models.registry import register_model
 from genbench.models.vae import decoder_log_prob, decoder_mean
 
 SAMPLERS = ("gaussian", "gmm", "two-stage")

@@ -24,8 +24,9 @@ from typing import ClassVar
 
 import torch
 
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, positive
 from genbench.models.nets import UNet
+from genbench.models.registry import register_model
 
 MIN_TIMESTEPS = 20  # the rescaled linear schedule needs enough steps to keep beta < 1
 

@@ -25,8 +25,9 @@ from typing import ClassVar
 
 import torch
 
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, positive
 from genbench.models.nets import UNet
+from genbench.models.registry import register_model
 
 TIME_SCALE = 1000  # the U-Net's time input is t * 1000: the range of diffusion's timesteps
 SOLVERS = ("euler", "heun")

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from genbench.models.base import GenerativeModel, fused_ok, positive, register_model
+from genbench.models.base import GenerativeModel, fused_ok, positive
 from genbench.models.nets import ConvDecoder, ConvEncoder, VectorToMap
+from genbench.models.registry import register_model
 
 
 @dataclass

@@ -26,9 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from genbench.errors import ConfigError
-from genbench.models.base import GenerativeModel, positive, register_model
+from genbench.models.base import GenerativeModel, positive
 from genbench.models.latent import check_sampler, make_sampler
 from genbench.models.nets import vector_decoder, vector_encoder
+from genbench.models.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 IW_PIXELS = 2**20  # pixel values decoded in one pass of the likelihood bound (4 MB of images)

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.models.base import GenerativeModel, fused_ok, positive, register_model
+from genbench.models.base import GenerativeModel, fused_ok, positive
 from genbench.models.nets import ConvDecoder, ConvEncoder
+from genbench.models.registry import register_model
 from genbench.models.vae import decoder_log_prob, decoder_mean
 
 

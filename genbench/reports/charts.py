@@ -153,7 +153,8 @@ def latent_maps(runs: pd.DataFrame, visuals: Visuals) -> Figure | None:
             ax.scatter(points[:, 0], points[:, 1], s=12, linewidths=0,
                        c=np.asarray(colours)[v["latent_labels"].numpy() % len(colours)])
         axis = "z" if v["latent_method"] == "latent" else "t-SNE "
-        ax.set_title(f"{name} ({v['latent_method']}, {v['latent_dim']}-D)")
+        # two lines: 'vae+two-stage (t-SNE, 20-D)' is wider than a panel of eight
+        ax.set_title(f"{name}\n{v['latent_method']}, {v['latent_dim']}-D")
         ax.set(xlabel=f"{axis}1", ylabel=f"{axis}2", xticklabels=[], yticklabels=[])
 
     fig = per_run(runs, visuals, "latent_points", draw)

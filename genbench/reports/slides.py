@@ -47,9 +47,9 @@ class Deck:
 
     def add(self, fig: Figure, title: str, takeaway: str) -> None:
         """Add `fig` as a page (it gains the title and the takeaway: save it first)."""
-        heading = wrap(title, WIDTH, TITLE_PT, bold=True)
+        heading, title_size = fit_title(title)
         lines, size = fit_takeaway(takeaway) if takeaway else ([], TAKEAWAY_PT)
-        top = len(heading) * TITLE_PT * PITCH + 2 * GAP
+        top = len(heading) * title_size * PITCH + 2 * GAP
         bottom = len(lines) * size * PITCH + 2 * GAP if lines else GAP
         engine = fig.get_layout_engine()
         if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
@@ -58,7 +58,7 @@ class Deck:
             side = LEFT_PAD / PAGE[0]
             engine.set(rect=(side, bottom / PAGE[1], 1 - side, 1 - (top + bottom) / PAGE[1]))
         fig.text(0.5, 1 - GAP / PAGE[1], "\n".join(heading), ha="center", va="top",
-                 fontsize=TITLE_PT, fontweight="bold", linespacing=PITCH)
+                 fontsize=title_size, fontweight="bold", linespacing=PITCH)
         if lines:
             fig.text(0.5, GAP / PAGE[1], "\n".join(lines), ha="center", va="bottom",
                      fontsize=size, color="#333333", linespacing=PITCH)
@@ -68,6 +68,16 @@ class Deck:
     def write(self, path: Path) -> None:
         self._pdf.close()
         atomic_write_bytes(path, self._buffer.getvalue())
+
+
+def fit_title(title: str) -> tuple[list[str], float]:
+    """(lines, font size) of the title: one line at the largest size that fits the page's
+    width (a table below it keeps out of one title line's band), else wrapped."""
+    for size in (TITLE_PT, 0.85 * TITLE_PT, 0.7 * TITLE_PT):
+        heading = wrap(title, WIDTH, size, bold=True)
+        if len(heading) == 1:
+            return heading, size
+    return heading, size
 
 
 def fit_takeaway(text: str) -> tuple[list[str], float]:
