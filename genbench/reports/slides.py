@@ -55,8 +55,12 @@ class Deck:
         if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
             # The figure keeps out of the title's and takeaway's bands (as tables do):
             # constrained layout would place a suptitle and figure legends over each other.
-            side = LEFT_PAD / PAGE[0]
-            engine.set(rect=(side, bottom / PAGE[1], 1 - side, 1 - (top + bottom) / PAGE[1]))
+            # (constrained layout's rect is left, bottom, width, height; tight layout's
+            # left, bottom, right, top): a pad at both sides, for a tick label at the edge
+            side, low, high = LEFT_PAD / PAGE[0], bottom / PAGE[1], 1 - top / PAGE[1]
+            engine.set(rect=(side, low, 1 - 2 * side, high - low)
+                       if isinstance(engine, ConstrainedLayoutEngine) else
+                       (side, low, 1 - side, high))
         fig.text(0.5, 1 - GAP / PAGE[1], "\n".join(heading), ha="center", va="top",
                  fontsize=title_size, fontweight="bold", linespacing=PITCH)
         if lines:
