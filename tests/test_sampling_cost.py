@@ -96,6 +96,9 @@ def test_latent_samplers_are_their_own_rows_with_their_fitting_cost(out):
     # Its samples no longer come from the prior the likelihood bound measures.
     assert not frame.loc["vae+two-stage", "can_likelihood"]
     assert pd.isna(frame.get("nll_k1", pd.Series(dtype=float)).get("vae+two-stage"))
+    cost = pd.read_csv(out / "tables" / "sprites-cost.csv", index_col=0)
+    assert float(cost.loc["ae+gmm", "sampler fit s"]) > 0  # the report gives the fit's cost
+    assert cost.loc["diffusion", "sampler fit s"] == "–"
     config = json.loads((out / "runs" / "ae+gmm-sprites-s0" / "config.json").read_text())
     assert config["model_config"]["sampler"] == "gmm"
 

@@ -96,6 +96,11 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("sample_flops", "sample FLOPs/img", "cost", "low", 2, unit="sampling FLOPs per image",
            scientific=True),
     Metric("peak_memory_mb", "peak MB", "cost", "low", 1, unit="MB", headline="Least memory"),
+    # a latent sampler's fit to the training codes at the final weights, their encoding
+    # included (models/latent.py): what sampling through it costs before the first sample
+    Metric("sampler_seconds", "sampler fit s", "cost", None, 2, unit="s",
+           derive=lambda f: f["sampler_fit_seconds"] + f["sampler_encode_seconds"].fillna(0),
+           needs=("sampler_fit_seconds", "sampler_encode_seconds")),
     Metric("eval_seconds", "curve eval s", "cost", None, 1, unit="s"),
     # the run's whole evaluation (curve points and the final one) against its training time:
     # budget a user does not get (the NFE sweep, a study of its own, is not counted)
