@@ -105,6 +105,34 @@ class GenerativeModel(nn.Module):
         """n images in [0, 1], shaped like the training images."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def sample_with(self, n: int, nfe: int, solver: str) -> torch.Tensor:
+        """A denoiser's n images in [0, 1] from `solver` (one of `solvers`) at exactly `nfe`
+        network evaluations: the sampling-cost axis (benchmarks/nfe.py)."""
+        steps = self.steps_for(nfe, solver)  # refuses a solver outside `solvers`
+        if steps is None:
+            raise ValueError(self.nfe_refusal(nfe, solver))
+        return self.sample_steps(n, steps, solver)
+
+    def check_solver(self, solver: str) -> None:
+        """Refuse a solver the model does not have (steps_for calls it first)."""
+        if solver not in self.solvers:
+            raise ValueError(f"{self.name} samples with {', '.join(self.solvers) or 'no solver'}"
+                             f", not {solver!r}")
+
+    def steps_for(self, nfe: int, solver: str) -> int | None:
+        """A denoiser's steps of `solver` that spend exactly `nfe` network evaluations, None
+        where no number of steps does."""
+        raise NotImplementedError
+
+    def nfe_refusal(self, nfe: int, solver: str) -> str:
+        """Why `solver` cannot spend exactly `nfe` network evaluations, and what it can."""
+        raise NotImplementedError
+
+    def sample_steps(self, n: int, steps: int, solver: str) -> torch.Tensor:
+        """A denoiser's n images in [0, 1] from `steps` steps of `solver`."""
+        raise NotImplementedError
+
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 

@@ -166,15 +166,13 @@ class Diffusion(GenerativeModel):
 
     def steps_for(self, nfe: int, solver: str) -> int | None:
         """DDIM steps that spend exactly `nfe` network evaluations: one each, at most T."""
-        if solver not in self.solvers:
-            raise ValueError(f"diffusion samples with {', '.join(self.solvers)}, not {solver!r}")
+        self.check_solver(solver)
         return nfe if 1 <= nfe <= self.config.timesteps else None
 
-    @torch.no_grad()
-    def sample_with(self, n: int, nfe: int, solver: str) -> torch.Tensor:
-        """n images from deterministic DDIM (eta = 0) at exactly `nfe` network evaluations."""
-        steps = self.steps_for(nfe, solver)
-        if steps is None:
-            raise ValueError(f"DDIM cannot spend {nfe} network evaluations: it takes 1 to "
-                             f"timesteps ({self.config.timesteps}), one per step")
+    def nfe_refusal(self, nfe: int, solver: str) -> str:
+        return (f"DDIM cannot spend {nfe} network evaluations: it takes 1 to timesteps "
+                f"({self.config.timesteps}), one per step")
+
+    def sample_steps(self, n: int, steps: int, solver: str) -> torch.Tensor:
+        """Deterministic DDIM (eta = 0): the same noise gives the same images at every NFE."""
         return self.denoise(n, steps=steps, eta=0.0)[0]

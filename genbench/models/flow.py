@@ -141,18 +141,16 @@ class Flow(GenerativeModel):
 
     def steps_for(self, nfe: int, solver: str) -> int | None:
         """ODE steps that spend exactly `nfe` network evaluations: Euler 1, Heun 2 per step."""
-        if solver not in self.solvers:
-            raise ValueError(f"flow samples with {', '.join(self.solvers)}, not {solver!r}")
+        self.check_solver(solver)
         per_step = 2 if solver == "heun" else 1
         return nfe // per_step if nfe >= per_step and nfe % per_step == 0 else None
 
+    def nfe_refusal(self, nfe: int, solver: str) -> str:
+        return (f"{solver} cannot spend exactly {nfe} network evaluations"
+                + (" (two per step: an even number, 2 or more)" if solver == "heun"
+                   else " (one per step, 1 or more)"))
+
     @torch.no_grad()
-    def sample_with(self, n: int, nfe: int, solver: str) -> torch.Tensor:
-        """n images in [0, 1] from `solver` at exactly `nfe` network evaluations."""
-        steps = self.steps_for(nfe, solver)
-        if steps is None:
-            raise ValueError(f"{solver} cannot spend exactly {nfe} network evaluations"
-                             + (" (two per step: an even number, 2 or more)"
-                                if solver == "heun" else " (one per step, 1 or more)"))
+    def sample_steps(self, n: int, steps: int, solver: str) -> torch.Tensor:
         x = torch.randn(n, *self.image_shape, device=self.device)
         return ((self.integrate(x, steps, solver)[0] + 1) / 2).clamp(0, 1)
