@@ -108,3 +108,36 @@ def test_points_before_the_prior_trains_keep_the_loss_and_no_sample_quality(tmp_
                  "--out", str(out), "--quiet"]) == 0
     rows = pd.read_csv(out / "quality.csv")
     assert len(rows) >= 1 and rows["fid"].isna().all() and rows["loss"].notna().all()
+
+
+def test_the_cached_prior_samples_as_the_full_causal_pass_does():
+    """Sampling with cached keys and values gives each position the logits of the full
+    causal pass over its prefix, so it draws what recomputing the prefix would draw."""
+    from genbench.models.code_prior import CodePrior
+
+    torch.manual_seed(0)
+    prior = CodePrior(codebook_size=16, positions=9, dim=32, layers=2, heads=4).eval()
+    with torch.no_grad():
+        for p in prior.parameters():  # away from the initialisation's zero positions
+            p.add_(0.3 * torch.randn_like(p))
+        codes = torch.randint(16, (5, 9))
+        full = prior.logits(codes)
+        cache = [None] * 2
+        token = torch.full((5,), prior.bos)
+        for i in range(9):
+            step = prior.next_logits(token, i, cache)
+            assert torch.allclose(step, full[:, i], atol=1e-5), i
+            token = codes[:, i]
+
+        def recomputed(n: int) -> torch.Tensor:  # the prefix recomputed at every position
+            drawn = torch.zeros(n, 0, dtype=torch.long)
+            for _ in range(9):
+                probs = prior.logits(torch.cat([drawn, torch.zeros(n, 1, dtype=torch.long)],
+                                                dim=1))[:, -1].softmax(-1)
+                drawn = torch.cat([drawn, torch.multinomial(probs, 1)], dim=1)
+            return drawn
+
+        torch.manual_seed(1)
+        reference = recomputed(64)
+        torch.manual_seed(1)
+        assert torch.equal(prior.sample(64, 9, torch.device("cpu")), reference)

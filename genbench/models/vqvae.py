@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genbench.models.base import GenerativeModel, fused_ok, positive
+from genbench.models.code_prior import CodePrior
 from genbench.models.nets import ConvDecoder, ConvEncoder
 from genbench.models.registry import register_model
 from genbench.models.vae import decoder_log_prob, decoder_mean
@@ -104,43 +105,6 @@ class EMAQuantizer(nn.Module):
 
     def lookup(self, index: torch.Tensor) -> torch.Tensor:
         return self.embed[index].permute(0, 3, 1, 2)
-
-
-class CodePrior(nn.Module):
-    """p(k) = prod_i p(k_i | k_<i) over the raster-ordered code grid."""
-
-    def __init__(self, codebook_size: int, positions: int, dim: int, layers: int,
-                 heads: int) -> None:
-        super().__init__()
-        self.bos = codebook_size  # an extra token that starts every sequence
-        self.token = nn.Embedding(codebook_size + 1, dim)
-        self.position = nn.Parameter(torch.zeros(1, positions, dim))
-        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True,
-                                           norm_first=True)
-        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = nn.Linear(dim, codebook_size)
-        mask = torch.triu(torch.full((positions, positions), float("-inf")), diagonal=1)
-        self.register_buffer("causal_mask", mask, persistent=False)
-
-    def logits(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [B, L] -> logits [B, L, K] for each position given the ones before it."""
-        inputs = torch.cat([torch.full_like(codes[:, :1], self.bos), codes[:, :-1]], dim=1)
-        n = inputs.shape[1]
-        h = self.token(inputs) + self.position[:, :n]
-        return self.head(self.transformer(h, mask=self.causal_mask[:n, :n], is_causal=True))
-
-    def loss(self, codes: torch.Tensor) -> torch.Tensor:
-        logits = self.logits(codes)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
-
-    @torch.no_grad()
-    def sample(self, n: int, positions: int, device: torch.device) -> torch.Tensor:
-        codes = torch.zeros(n, 0, dtype=torch.long, device=device)
-        for _ in range(positions):
-            next_slot = torch.zeros(n, 1, dtype=torch.long, device=device)  # its value is unseen
-            probs = self.logits(torch.cat([codes, next_slot], dim=1))[:, -1].float().softmax(-1)
-            codes = torch.cat([codes, torch.multinomial(probs, 1)], dim=1)
-        return codes
 
 
 @register_model("vqvae", VQVAEConfig)
