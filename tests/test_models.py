@@ -12,7 +12,13 @@ from torch import nn
 from genbench import models
 from genbench.datasets import Batches, ImageData, to_float
 from genbench.io import torch_load
-from genbench.training import NonFiniteLoss, TrainConfig, Trainer, load_sampling_weights
+from genbench.training import (
+    NonFiniteLoss,
+    TrainConfig,
+    Trainer,
+    lay_out,
+    load_sampling_weights,
+)
 
 SMALL = {  # small widths: the behaviour under test does not need capacity
     "ae": {}, "vae": {}, "cvae": {},
@@ -155,6 +161,7 @@ def test_checkpoint_reloads_to_identical_outputs(name, sprites, tmp_path):
     train, _ = sprites
     trained = _train(name, train, tmp_path, 20).sampler
     fresh = models.create(name, train.image_shape, train.num_classes, **SMALL[name])
+    lay_out(fresh, TrainConfig(steps=1).channels_last)  # as it trained (and load_trained does)
     load_sampling_weights(fresh, torch_load(tmp_path / "checkpoint.pt"))
     torch.manual_seed(5)
     a = trained.sample(4)

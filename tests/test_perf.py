@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from genbench import models
-from genbench.datasets import to_float
 from genbench.metrics import ClassifierSettings
+from genbench.settings import DataConfig, RunConfig
+from genbench.training import TrainConfig
 from perf import conv_speed, diffusion_peer, run
 from perf.common import Context
 from perf.denoising_diffusion import PeerSettings
@@ -98,20 +99,18 @@ def test_missing_peer_package_is_named_with_the_fix(capsys, tmp_path, monkeypatc
 
 
 def test_conv_variants_train_the_same_mathematics(sprites):
-    """Channels-last changes the memory layout, not the step: the same losses as eager's
-    within float reassociation, from the same seed and batches."""
+    """Channels-last (the Trainer's default for conv models) changes the memory layout, not
+    the step: in the Trainer, the same losses as the contiguous layout's within float
+    reassociation, from the same seed and batches."""
     train, _ = sprites
-
-    def make() -> models.GenerativeModel:
-        torch.manual_seed(0)
-        return models.create("vae-conv", train.image_shape, train.num_classes, width=4)
-
-    assert conv_speed.is_conv(make()) and not conv_speed.is_conv(
-        models.create("vae", train.image_shape, train.num_classes))
-    batches = [(to_float(train.images[i:i + 8]), train.labels[i:i + 8]) for i in range(0, 40, 8)]
+    run = RunConfig("vae-conv", "vae-conv", DataConfig("sprites"), model_config={"width": 4},
+                    train=TrainConfig(steps=1, batch_size=8))
+    assert conv_speed.is_conv(models.create("vae-conv", train.image_shape, train.num_classes,
+                                            width=4))
+    assert not conv_speed.is_conv(models.create("vae", train.image_shape, train.num_classes))
     cpu = torch.device("cpu")
-    rate, eager = conv_speed.train_steps(make, "eager", batches, 1e-3, 2, cpu)
-    _, last = conv_speed.train_steps(make, "channels-last", batches, 1e-3, 2, cpu)
-    assert rate > 0 and len(eager) == len(last) == 5
-    assert eager[-1] < eager[0]  # it trains
-    assert last == pytest.approx(eager, rel=1e-4)
+    rate, contiguous = conv_speed.train_steps(run, "contiguous", train, 4, 2, cpu)
+    _, last = conv_speed.train_steps(run, "channels-last", train, 4, 2, cpu)
+    assert rate > 0 and len(contiguous) == len(last) == 6
+    assert contiguous[-1] < contiguous[0]  # it trains
+    assert last == pytest.approx(contiguous, rel=1e-4)

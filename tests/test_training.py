@@ -229,3 +229,32 @@ def test_flops_points_fall_on_one_grid_at_or_before_each_budget(tmp_path):
             taken.append(progress.flops)
             curve.rows.append({"step": step, "flops": progress.flops, "point": curve._due_point})
     assert taken == pytest.approx([9e10, 1.8e11, 3.9e11, 6.6e11])
+
+
+def test_conv_models_train_and_sample_channels_last(sprites, tmp_path):
+    """A convolutional model trains (and its EMA copy samples) in channels-last layout unless
+    asked not to; a model without convolutions is left as it is."""
+    train, _ = sprites
+    settings = {"steps": 3, "batch_size": 16, "show_progress": False, "device": "cpu"}
+
+    def fit(name: str, **config) -> tuple[torch.nn.Module, torch.nn.Module]:
+        torch.manual_seed(0)
+        model = models.create(name, train.image_shape, train.num_classes, width=8)
+        result = Trainer(TrainConfig(**settings, **config), tmp_path / name).fit(model, train)
+        return result.model, result.sampler
+
+    def convs(model: torch.nn.Module) -> list[torch.Tensor]:
+        """Kernels whose two layouts differ (not 1x1, more than one input channel)."""
+        return [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)
+                and m.weight.shape[1] > 1 and m.weight.shape[-1] > 1]
+
+    for model in fit("diffusion"):  # trained weights and the EMA copy
+        assert convs(model) and all(
+            w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+            for w in convs(model))
+    plain, _ = fit("diffusion", channels_last=False)
+    assert all(w.is_contiguous() for w in convs(plain))
+    torch.manual_seed(0)
+    mlp = models.create("vae", train.image_shape, train.num_classes)
+    Trainer(TrainConfig(**settings), tmp_path / "vae").fit(mlp, train)
+    assert all(p.is_contiguous() for p in mlp.parameters())

@@ -13,7 +13,7 @@ from genbench.datasets import ImageData
 from genbench.errors import GenbenchError
 from genbench.io import torch_load
 from genbench.settings import RunConfig
-from genbench.training import load_sampling_weights, pick_device
+from genbench.training import lay_out, load_sampling_weights, pick_device
 
 
 class RunIncomplete(GenbenchError, RuntimeError):
@@ -49,5 +49,6 @@ def load_trained(run: RunConfig, directory: Path, train: ImageData,
                             f"{checkpoint['state']['step']} and did not finish; rerun the "
                             "benchmark (or `genbench train` with the same --out) to resume it")
     model = build_model(run, train).to(pick_device(device))
+    lay_out(model, run.train.channels_last)  # as it trained and sampled: the same rounding
     load_sampling_weights(model, checkpoint)
     return model

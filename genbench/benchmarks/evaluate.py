@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 # What training measured, carried into metrics.json beside what evaluation measures.
 FROM_TRAINING = ("train_seconds", "train_steps", "train_epochs", "train_images",
                  "train_images_per_second", "train_flops", "flops_per_step", "stopped", "stop_rule",
-                 "eval_seconds", "curve_points", "peak_memory_mb", "peak_memory_measure",
-                 "device", "threads", "machine")
+                 "eval_seconds", "sampler_prepare_seconds", "curve_points", "peak_memory_mb",
+                 "peak_memory_measure", "device", "threads", "machine")
 
 
 def evaluate_run(directory: str | Path, changes: dict[str, dict[str, Any]] | None = None

@@ -81,6 +81,7 @@ def train_run(run: RunConfig, directory: Path, judge: Judge,
                "stopped": result.stopped or _budget_end(run, callbacks),
                "stop_rule": run.stop.describe() if run.stop else None,
                "eval_seconds": result.eval_seconds,
+               "sampler_prepare_seconds": result.sampler_seconds,
                "curve_points": curve_points(directory), "final_losses": result.final_losses,
                "device": str(trainer.device), "threads": torch.get_num_threads(),
                "machine": machine(trainer.device), **(memory or cuda_peak(trainer.device))}

@@ -35,6 +35,7 @@ class GMMSampler(FittedSampler):
     def _fit(self, codes: torch.Tensor) -> None:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
+        from threadpoolctl import threadpool_limits
 
         if len(codes) > self.FIT_CODES:
             chosen = torch.randperm(len(codes), generator=torch.Generator().manual_seed(
@@ -42,7 +43,11 @@ class GMMSampler(FittedSampler):
             codes = codes[chosen.to(codes.device)]
         k = min(self.components, len(codes))  # fewer codes than components: the rest unused
         gmm = GaussianMixture(n_components=k, covariance_type="full", random_state=self.seed)
-        with warnings.catch_warnings():
+        # One BLAS thread: EM's products ([N, d] x [d, d]) are too small to split. On 2 CPU
+        # cores (2026-12-07), the same 34 EM iterations on 10,000 20-d codes took 0.78 s
+        # against 3.22 s with two threads; inside training (torch's threads spinning
+        # beside them), fits of 4.1-8.7 s took 0.6-1.4 s, the run's FID the same to the digit.
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", ConvergenceWarning)
             gmm.fit(codes.cpu().double().numpy())
         device = self.means.device

@@ -96,14 +96,15 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("sample_flops", "sample FLOPs/img", "cost", "low", 2, unit="sampling FLOPs per image",
            scientific=True),
     Metric("peak_memory_mb", "peak MB", "cost", "low", 1, unit="MB", headline="Least memory"),
-    # a latent sampler's fit to the training codes at the final weights, their encoding
-    # included (models/latent.py): what sampling through it costs before the first sample
+    # a latent sampler's fits to the training codes (models/latent.py), their encoding
+    # included, at every curve point and at the end: what sampling through it costs
     Metric("sampler_seconds", "sampler fit s", "cost", None, 2, unit="s",
-           derive=lambda f: f["sampler_fit_seconds"] + f["sampler_encode_seconds"].fillna(0),
-           needs=("sampler_fit_seconds", "sampler_encode_seconds")),
+           derive=lambda f: f["sampler_prepare_seconds"].where(f["sampler_fit_seconds"].notna()),
+           needs=("sampler_prepare_seconds", "sampler_fit_seconds")),
     Metric("eval_seconds", "curve eval s", "cost", None, 1, unit="s"),
     # the run's whole evaluation (curve points and the final one) against its training time:
-    # budget a user does not get (the NFE sweep, a study of its own, is not counted)
+    # budget a user does not get (the NFE sweep, a study of its own, is not counted, nor the
+    # latent sampler's fits, in sampler fit s)
     Metric("eval_share", "eval % of train", "cost", None, 0, unit="%",
            derive=lambda f: 100 * (f["eval_seconds"] + f["final_eval_seconds"])
            / f["train_seconds"], needs=("eval_seconds", "final_eval_seconds", "train_seconds")),

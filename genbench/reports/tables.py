@@ -145,9 +145,9 @@ def cost_table(per_model: pd.DataFrame, spread: str) -> Table:
                "the curve's and the final evaluation's seconds over train s (the budget "
                "evaluation takes from training; the NFE sweep not counted).")
     if "sampler_seconds" in per_model and per_model["sampler_seconds"].notna().any():
-        caption += (" Sampler fit s: fitting the latent sampler to the training set's codes"
-                    " at the final weights, encoding them included (again at every curve "
-                    "point, inside curve eval s).")
+        caption += (" Sampler fit s: fitting the latent sampler to the training set's codes,"
+                    " encoding them included, at every curve point and at the end (not in "
+                    "curve eval s).")
     if "train_flops" in per_model and per_model["train_flops"].notna().any():
         caption += (" Train FLOPs: counted matmul and convolution FLOPs of training, forward"
                     " and backward (elementwise work is not counted).")

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 BUDGETS = ("epochs", "steps", "seconds", "flops")  # the kinds of training budget
 
@@ -27,6 +28,9 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda, then mps, then cpu
     amp: bool = True  # bf16 autocast, on CUDA only
     compile: bool = False
+    # Convolutional models train and sample in channels-last (NHWC) memory format: oneDNN's
+    # CPU convolutions run faster on it (docs/speed.md); models without convolutions ignore it.
+    channels_last: bool = True
     seed: int = 0
     log_every: int = 50
     # Images per batch when a model readies its sampler from the training data (an AE's
@@ -85,3 +89,14 @@ def pick_device(name: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def lay_out(model: nn.Module, channels_last: bool) -> bool:
+    """Put a convolutional model's weights in channels-last memory format where asked;
+    whether it did (a model without convolutions is left as it is). The same function in
+    another order of summation: float rounding apart, nothing changes."""
+    convolutional = any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in model.modules())
+    if channels_last and convolutional:
+        model.to(memory_format=torch.channels_last)
+        return True
+    return False

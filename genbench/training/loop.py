@@ -25,7 +25,7 @@ from genbench.models import GenerativeModel
 from genbench.training import checkpoint
 from genbench.training.callbacks import Callback, Progress
 from genbench.training.clock import BudgetClock
-from genbench.training.config import TrainConfig
+from genbench.training.config import TrainConfig, lay_out
 from genbench.training.ema import warmed_up_ema
 from genbench.training.flops import step_flops
 from genbench.training.loggers import LOSS_CURVE, CSVLogger, LossWindow, WandbLogger
@@ -57,6 +57,7 @@ class TrainingRun:
         self.device, self.out_dir, self.run_name = device, out_dir, run_name
         self.callbacks = callbacks
         self.model = model.to(self.device).train()
+        self.channels_last = lay_out(model, c.channels_last)  # before the EMA copies it
         self.batches = Batches(data, c.batch_size, seed=c.seed, device=self.device)
         self.sampling_batches = Batches(data, min(c.sampling_batch, len(data)), shuffle=False,
                                         drop_last=False, device=self.device)
@@ -141,6 +142,8 @@ class TrainingRun:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         s = self.state
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         phase = str(self.model.training_phase())
         if phase not in s.phase_flops:  # a new phase (the VQ-VAE's prior): its own cost
             s.phase_flops[phase] = self._count_flops()
@@ -194,10 +197,14 @@ class TrainingRun:
             start = time.perf_counter()
             sampler = self.sampler()
             sampler.prepare_sampling(self.sampling_batches)
+            # A latent sampler's fit is the sampler's cost (it is what sampling through it
+            # costs); other readying (a GAN's BatchNorm statistics) is the evaluation's.
+            ready = time.perf_counter() if sampler.sampler_cost() else start
             reasons = [stop_reason(cb, cb(sampler, now)) for cb in due]
             self.model.train(not final)
             if due:
-                s.eval_seconds += time.perf_counter() - start
+                s.sampler_seconds += ready - start
+                s.eval_seconds += time.perf_counter() - ready
                 s.loss_sum, s.loss_steps = 0.0, 0
         if not final:
             s.stopped = next((r for r in reasons if r is not None), None)

@@ -14,6 +14,9 @@ class TrainState:
     batch: int = 0  # batches done in the current epoch (a resume starts at the next one)
     seconds: float = 0.0  # training seconds on the budget clock
     eval_seconds: float = 0.0  # spent in callbacks, outside the budget
+    # fitting a latent sampler for them (prepare_sampling), outside the budget and apart
+    # from evaluation
+    sampler_seconds: float = 0.0
     loss_sum: float = 0.0  # the training loss summed since the last callback run
     loss_steps: int = 0
     # FLOPs of one step of each training phase (models/base.py training_phase), counted when

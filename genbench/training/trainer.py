@@ -33,6 +33,7 @@ class TrainResult:
     images: int  # images seen
     seconds: float  # training only
     eval_seconds: float  # spent in callbacks, outside the budget
+    sampler_seconds: float  # fitting a latent sampler for them (prepare_sampling)
     images_per_second: float
     flops_per_step: float  # counted FLOPs per training step (training/flops.py), mean of phases
     flops: float  # training FLOPs: each phase's counted step x its steps
@@ -80,7 +81,7 @@ class Trainer:
         return TrainResult(
             model=run.model.eval(), sampler=run.sampler(), steps=s.step,
             epochs=s.step / len(run.batches), images=s.step * self.config.batch_size,
-            seconds=s.seconds, eval_seconds=s.eval_seconds,
+            seconds=s.seconds, eval_seconds=s.eval_seconds, sampler_seconds=s.sampler_seconds,
             images_per_second=s.step * self.config.batch_size / max(s.seconds, 1e-9),
             flops_per_step=s.flops / s.step if s.step else s.first_step_flops, flops=s.flops,
             final_losses=dict(run.last),
