@@ -9,9 +9,9 @@ DATASET ?= mnist
 OUT ?= reports/$(SUITE)-$(DATASET)
 ARGS ?=
 
-.PHONY: setup browser fashion-mnist test test-fast lint benchmark report perf clean
+.PHONY: setup browser poppler fashion-mnist test test-fast lint benchmark report perf clean
 
-setup: $(BIN)/genbench browser fashion-mnist
+setup: $(BIN)/genbench browser poppler fashion-mnist
 
 # The system Chromium that the report's browser test drives (Playwright, in the dev extra,
 # uses it instead of downloading a browser). Installed with apt where apt exists and we are
@@ -21,6 +21,14 @@ browser:
 		&& apt-get update -qq && apt-get install -y -qq chromium; } \
 		|| echo "setup: no /usr/bin/chromium; install Debian's chromium package for the" \
 		        "report's browser test (it is skipped without it)"
+
+# pdftotext (poppler-utils), with which the slides' layout test reads where every word lies
+# on its page (it is skipped without it). Installed like Chromium.
+poppler:
+	@command -v pdftotext >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq poppler-utils; } \
+		|| echo "setup: no pdftotext; install Debian's poppler-utils package for the slides'" \
+		        "layout test (it is skipped without it)"
 
 # Debian's complete Fashion-MNIST (/usr/share/datasets/fashion-mnist), the second real dataset:
 # the tests and `make benchmark DATASET=fashion-mnist` read it. Elsewhere genbench downloads it.
