@@ -24,7 +24,7 @@ import torch
 from genbench import models
 from genbench.datasets import ImageData, to_float
 from genbench.settings import RunConfig, load_suite
-from genbench.training import LOSS_CURVE, TrainConfig, Trainer
+from genbench.training import LOSS_CURVE, TrainConfig, Trainer, convolutional
 from perf.common import Context, matmul_rate, step_flops
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,6 @@ def _tail_mean(losses: list[float], n: int = 50) -> float:
     return sum(losses[-n:]) / len(losses[-n:])
 
 
-def is_conv(model: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)
-               for m in model.modules())
-
-
 def measure(ctx: Context) -> dict[str, Any]:
     reference = matmul_rate(ctx.device)
     warmup, steps = ctx.args.ab_warmup, ctx.args.ab_steps
@@ -71,7 +66,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     for run in load_suite("quick").runs():
         model = models.create(run.model, ctx.train.image_shape, ctx.train.num_classes,
                               **run.model_config).to(ctx.device)
-        if not is_conv(model) or run.model_config.get("sampler"):
+        if not convolutional(model) or run.model_config.get("sampler"):
             continue  # MLP families, and a sampler row that trains as its family does
         bs = run.train.batch_size
         x = to_float(ctx.train.images[:bs]).to(ctx.device)

@@ -12,7 +12,7 @@ import torch
 from genbench import models
 from genbench.metrics import ClassifierSettings
 from genbench.settings import DataConfig, RunConfig
-from genbench.training import TrainConfig
+from genbench.training import TrainConfig, convolutional
 from perf import conv_speed, diffusion_peer, run
 from perf.common import Context
 from perf.denoising_diffusion import PeerSettings
@@ -105,9 +105,9 @@ def test_conv_variants_train_the_same_mathematics(sprites):
     train, _ = sprites
     run = RunConfig("vae-conv", "vae-conv", DataConfig("sprites"), model_config={"width": 4},
                     train=TrainConfig(steps=1, batch_size=8))
-    assert conv_speed.is_conv(models.create("vae-conv", train.image_shape, train.num_classes,
-                                            width=4))
-    assert not conv_speed.is_conv(models.create("vae", train.image_shape, train.num_classes))
+    assert convolutional(models.create("vae-conv", train.image_shape, train.num_classes,
+                                       width=4))
+    assert not convolutional(models.create("vae", train.image_shape, train.num_classes))
     cpu = torch.device("cpu")
     rate, contiguous = conv_speed.train_steps(run, "contiguous", train, 4, 2, cpu)
     _, last = conv_speed.train_steps(run, "channels-last", train, 4, 2, cpu)

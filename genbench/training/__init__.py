@@ -2,7 +2,7 @@
 
 from genbench.training.callbacks import Callback, LogSpaced, Progress
 from genbench.training.checkpoint import CHECKPOINT
-from genbench.training.config import BUDGETS, TrainConfig, lay_out, pick_device
+from genbench.training.config import BUDGETS, TrainConfig, convolutional, lay_out, pick_device
 from genbench.training.ema import load_sampling_weights
 from genbench.training.flops import step_flops
 from genbench.training.loggers import LOSS_CURVE
@@ -11,4 +11,4 @@ from genbench.training.trainer import NonFiniteLoss, Trainer, TrainResult
 
 __all__ = ["BUDGETS", "CHECKPOINT", "LOSS_CURVE", "Callback", "LogSpaced", "NonFiniteLoss",
            "Progress", "TrainConfig", "TrainResult", "TrainState", "Trainer",
-           "lay_out", "load_sampling_weights", "pick_device", "step_flops"]
+           "convolutional", "lay_out", "load_sampling_weights", "pick_device", "step_flops"]

@@ -91,12 +91,16 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def convolutional(model: nn.Module) -> bool:
+    """Whether the model has convolutions (the models channels-last layout applies to)."""
+    return any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in model.modules())
+
+
 def lay_out(model: nn.Module, channels_last: bool) -> bool:
     """Put a convolutional model's weights in channels-last memory format where asked;
     whether it did (a model without convolutions is left as it is). The same function in
     another order of summation: float rounding apart, nothing changes."""
-    convolutional = any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in model.modules())
-    if channels_last and convolutional:
+    if channels_last and convolutional(model):
         model.to(memory_format=torch.channels_last)
         return True
     return False
